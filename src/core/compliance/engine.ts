@@ -1,0 +1,309 @@
+import { canonicalJson } from '../digest.ts';
+import type { AnyDefinition, AttestationResult, DefinitionKind, Resource } from '../model.ts';
+import { DefinitionIndex } from './definition-index.ts';
+import { snapshotOf, type DerivedState } from './derived-state.ts';
+import { evaluateResource, implementationsReaching, type ResourceEvaluation } from './evaluate-resource.ts';
+import { MinHeap } from './min-heap.ts';
+import { rollUp, type EffectiveState } from './roll-up.ts';
+
+/** One (resource, attestation) pair that needs a run. */
+export interface WorkItem {
+  readonly resource: string;
+  readonly attestation: string;
+}
+
+/** What a result must record so that a later change of any of it makes the result Stale. */
+export interface RunContext {
+  readonly attestationDigest: string;
+  readonly resourceDigest: string;
+  readonly requirementVersions: Readonly<Record<string, number>>;
+}
+
+/** Counts of the work the last flush did, for benchmarks and logs. */
+export interface FlushStats {
+  readonly evaluated: number;
+  readonly rolledUp: number;
+}
+
+/**
+ * The incremental engine. It keeps derived state for every resource and, on each change, marks
+ * only the resources the change can affect as dirty; `flush()` re-evaluates those and rolls
+ * the result up their ancestors. Invariant (property-tested): after any sequence of changes its
+ * state equals `computeDerivedState` over the same definitions, results and time.
+ */
+export class ComplianceEngine {
+  readonly index = new DefinitionIndex();
+  private readonly results = new Map<string, Map<string, AttestationResult>>();
+  private readonly evaluations = new Map<string, ResourceEvaluation>();
+  private readonly effectiveByResource = new Map<string, Map<string, EffectiveState>>();
+  private readonly dirty = new Set<string>();
+  /** Resources whose roll-up must be recomputed although they were not re-evaluated. */
+  private readonly rollupDirty = new Set<string>();
+  private readonly expiries = new MinHeap<string>();
+  private readonly scheduledExpiry = new Map<string, number>();
+  private currentTime: number;
+
+  constructor(now: number) {
+    this.currentTime = now;
+  }
+
+  get now(): number {
+    return this.currentTime;
+  }
+
+  /** Loads a whole state at once (start-up) and computes everything. */
+  static load(definitions: Iterable<AnyDefinition>, results: Iterable<AttestationResult>, now: number): ComplianceEngine {
+    const engine = new ComplianceEngine(now);
+    for (const def of definitions) engine.index.upsert(def);
+    for (const r of results) engine.storeResult(r);
+    for (const name of engine.index.resources.keys()) engine.dirty.add(name);
+    engine.flush();
+    return engine;
+  }
+
+  upsertDefinition(def: AnyDefinition): void {
+    const old = this.index.get(def.kind, def.metadata.name);
+    this.markBefore(old, def);
+    this.index.upsert(def);
+    this.markAfter(old, def);
+  }
+
+  removeDefinition(kind: DefinitionKind, name: string): void {
+    const old = this.index.get(kind, name);
+    if (!old) return;
+    this.markBefore(old, undefined);
+    this.index.remove(kind, name);
+    this.markAfter(old, undefined);
+  }
+
+  putResult(result: AttestationResult): void {
+    this.storeResult(result);
+    this.dirty.add(result.resource);
+  }
+
+  /** Drops the results of a resource (it was deleted, or its results were purged). */
+  removeResults(resource: string): void {
+    if (this.results.delete(resource)) this.dirty.add(resource);
+  }
+
+  /** Moves the clock; results and waivers that expire by then make their resources dirty. */
+  advanceTo(now: number): void {
+    if (now <= this.currentTime) return;
+    this.currentTime = now;
+    for (;;) {
+      const top = this.expiries.peek();
+      if (!top || top.priority > now) break;
+      this.expiries.pop();
+      if (this.scheduledExpiry.get(top.value) === top.priority) {
+        this.scheduledExpiry.delete(top.value);
+        this.dirty.add(top.value);
+      }
+    }
+  }
+
+  get pendingChanges(): number {
+    return this.dirty.size + this.rollupDirty.size;
+  }
+
+  /** Re-evaluates dirty resources and rolls the changes up their ancestors. */
+  flush(): FlushStats {
+    const rollupSet = new Set<string>(this.rollupDirty);
+    this.rollupDirty.clear();
+    let evaluated = 0;
+    for (const name of this.dirty) {
+      const e = evaluateResource(this.index, name, this.results.get(name), this.currentTime);
+      evaluated++;
+      if (e) {
+        this.evaluations.set(name, e);
+        this.scheduleExpiry(name, e.nextChangeAt);
+        rollupSet.add(name);
+        for (const a of this.index.ancestorNames(name)) rollupSet.add(a);
+      } else {
+        this.evaluations.delete(name);
+        this.effectiveByResource.delete(name);
+        this.scheduledExpiry.delete(name);
+      }
+    }
+    this.dirty.clear();
+    // Deepest first, so every child's roll-up is current before its parent's.
+    const ordered = [...rollupSet]
+      .filter((n) => this.index.resources.has(n))
+      .map((n) => ({ n, depth: this.index.ancestorNames(n).length }))
+      .sort((a, b) => b.depth - a.depth);
+    for (const { n } of ordered) {
+      const children: Map<string, EffectiveState>[] = [];
+      for (const c of this.index.children.get(n) ?? []) {
+        const eff = this.effectiveByResource.get(c);
+        if (eff && this.index.resources.has(c)) children.push(eff);
+      }
+      this.effectiveByResource.set(n, rollUp(this.evaluations.get(n)?.requirements, children));
+    }
+    return { evaluated, rolledUp: ordered.length };
+  }
+
+  evaluation(resource: string): ResourceEvaluation | undefined {
+    return this.evaluations.get(resource);
+  }
+
+  effective(resource: string): ReadonlyMap<string, EffectiveState> | undefined {
+    return this.effectiveByResource.get(resource);
+  }
+
+  resultsOf(resource: string): ReadonlyMap<string, AttestationResult> | undefined {
+    return this.results.get(resource);
+  }
+
+  *allResults(): IterableIterator<AttestationResult> {
+    for (const m of this.results.values()) yield* m.values();
+  }
+
+  /** Pairs never attested, or whose result went Stale. Call after `flush()`. */
+  *dueWork(): IterableIterator<WorkItem> {
+    for (const [resource, e] of this.evaluations) {
+      for (const [attestation, s] of e.attestations) {
+        if (s.status === 'Pending' || s.status === 'Stale') yield { resource, attestation };
+      }
+    }
+  }
+
+  /** The context a run of this pair is made against, recorded in its result. */
+  runContext(resource: string, attestation: string): RunContext | undefined {
+    const r = this.index.resources.get(resource);
+    const digest = this.index.attestationDigest(attestation);
+    if (!r || digest === undefined) return undefined;
+    const requirementVersions: Record<string, number> = {};
+    for (const impl of implementationsReaching(this.index, resource)) {
+      if (!impl.spec.attestations.includes(attestation)) continue;
+      for (const req of impl.spec.requirements) {
+        const def = this.index.requirements.get(req);
+        if (def) requirementVersions[req] = def.spec.version;
+      }
+    }
+    return { attestationDigest: digest, resourceDigest: r.spec.digest, requirementVersions };
+  }
+
+  snapshot(): DerivedState {
+    return snapshotOf({
+      resourceNames: () => this.evaluations.keys(),
+      evaluation: (n) => this.evaluations.get(n),
+      effective: (n) => this.effectiveByResource.get(n),
+    });
+  }
+
+  private storeResult(result: AttestationResult): void {
+    let m = this.results.get(result.resource);
+    if (!m) this.results.set(result.resource, (m = new Map()));
+    m.set(result.attestation, result);
+  }
+
+  private scheduleExpiry(name: string, at: number): void {
+    if (!Number.isFinite(at)) {
+      this.scheduledExpiry.delete(name);
+      return;
+    }
+    if (this.scheduledExpiry.get(name) === at) return;
+    this.scheduledExpiry.set(name, at);
+    this.expiries.push(at, name);
+  }
+
+  /** Dirty marks that need the index as it was before the change. */
+  private markBefore(old: AnyDefinition | undefined, next: AnyDefinition | undefined): void {
+    const def = old ?? next;
+    if (!def) return;
+    switch (def.kind) {
+      case 'Resource':
+        if (old) for (const a of this.index.ancestorNames(old.metadata.name)) this.rollupDirty.add(a);
+        if (old && (!next || isStructuralResourceChange(old as Resource, next as Resource))) {
+          this.markAll(this.index.subtree(old.metadata.name));
+        }
+        break;
+      case 'Implementation':
+        if (old) this.markAll(this.index.reach(old as Extract<AnyDefinition, { kind: 'Implementation' }>));
+        break;
+      case 'Waiver':
+        if (old && old.kind === 'Waiver') this.markAll(this.index.select(old.spec.resources));
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Dirty marks that need the index as it is after the change. */
+  private markAfter(old: AnyDefinition | undefined, next: AnyDefinition | undefined): void {
+    const def = next ?? old;
+    if (!def) return;
+    switch (def.kind) {
+      case 'Resource': {
+        const name = def.metadata.name;
+        // A deleted resource's results stay until the runtime purges them (removeResults).
+        if (!next) {
+          this.dirty.add(name);
+        } else if (!old || isStructuralResourceChange(old as Resource, next as Resource)) {
+          this.markAll(this.index.subtree(name));
+        } else {
+          this.dirty.add(name);
+        }
+        break;
+      }
+      case 'Requirement': {
+        const o = old?.kind === 'Requirement' ? old : undefined;
+        const n = next?.kind === 'Requirement' ? next : undefined;
+        if (o && n && sameApplicability(o.spec, n.spec)) {
+          if (o.spec.version !== n.spec.version) this.markResourcesWithResultsFor(def.metadata.name);
+        } else {
+          this.markAll(this.index.resources.keys());
+        }
+        break;
+      }
+      case 'Implementation':
+        if (next && next.kind === 'Implementation') this.markAll(this.index.reach(next));
+        break;
+      case 'Attestation':
+        for (const impl of this.index.implementations.values()) {
+          if (impl.spec.attestations.includes(def.metadata.name)) this.markAll(this.index.reach(impl));
+        }
+        break;
+      case 'Waiver':
+        if (next && next.kind === 'Waiver') this.markAll(this.index.select(next.spec.resources));
+        break;
+      case 'Provider':
+      case 'ComplianceObjective':
+        break;
+    }
+  }
+
+  private markResourcesWithResultsFor(requirement: string): void {
+    for (const [resource, m] of this.results) {
+      for (const r of m.values()) {
+        if (r.requirementVersions[requirement] !== undefined) {
+          this.dirty.add(resource);
+          break;
+        }
+      }
+    }
+  }
+
+  private markAll(names: Iterable<string>): void {
+    for (const n of names) this.dirty.add(n);
+  }
+}
+
+/** Changes that can alter what reaches the resource's descendants, not only the resource. */
+function isStructuralResourceChange(a: Resource, b: Resource): boolean {
+  return (
+    a.spec.parent !== b.spec.parent ||
+    a.spec.type !== b.spec.type ||
+    canonicalJson(a.spec.classes) !== canonicalJson(b.spec.classes) ||
+    canonicalJson(a.metadata.labels) !== canonicalJson(b.metadata.labels)
+  );
+}
+
+function sameApplicability(
+  a: { appliesTo: unknown; requiredImplementationClasses: readonly string[] },
+  b: { appliesTo: unknown; requiredImplementationClasses: readonly string[] },
+): boolean {
+  return (
+    canonicalJson(a.appliesTo) === canonicalJson(b.appliesTo) &&
+    canonicalJson(a.requiredImplementationClasses) === canonicalJson(b.requiredImplementationClasses)
+  );
+}
