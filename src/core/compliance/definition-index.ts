@@ -41,6 +41,17 @@ export class DefinitionIndex {
     return index;
   }
 
+  /** Every definition, kind by kind. */
+  *all(): IterableIterator<AnyDefinition> {
+    yield* this.requirements.values();
+    yield* this.implementations.values();
+    yield* this.attestations.values();
+    yield* this.resources.values();
+    yield* this.providers.values();
+    yield* this.waivers.values();
+    yield* this.objectives.values();
+  }
+
   get(kind: DefinitionKind, name: string): AnyDefinition | undefined {
     return this.mapFor(kind).get(name);
   }

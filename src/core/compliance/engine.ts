@@ -168,18 +168,29 @@ export class ComplianceEngine {
 
   /** The context a run of this pair is made against, recorded in its result. */
   runContext(resource: string, attestation: string): RunContext | undefined {
+    return this.runContexts(resource, [attestation]).get(attestation);
+  }
+
+  /** Run contexts of several attestations of one resource (walks the tree once). */
+  runContexts(resource: string, attestations: readonly string[]): Map<string, RunContext> {
+    const out = new Map<string, RunContext>();
     const r = this.index.resources.get(resource);
-    const digest = this.index.attestationDigest(attestation);
-    if (!r || digest === undefined) return undefined;
-    const requirementVersions: Record<string, number> = {};
-    for (const impl of implementationsReaching(this.index, resource)) {
-      if (!impl.spec.attestations.includes(attestation)) continue;
-      for (const req of impl.spec.requirements) {
-        const def = this.index.requirements.get(req);
-        if (def) requirementVersions[req] = def.spec.version;
+    if (!r) return out;
+    const reaching = implementationsReaching(this.index, resource);
+    for (const attestation of attestations) {
+      const digest = this.index.attestationDigest(attestation);
+      if (digest === undefined) continue;
+      const requirementVersions: Record<string, number> = {};
+      for (const impl of reaching) {
+        if (!impl.spec.attestations.includes(attestation)) continue;
+        for (const req of impl.spec.requirements) {
+          const def = this.index.requirements.get(req);
+          if (def) requirementVersions[req] = def.spec.version;
+        }
       }
+      out.set(attestation, { attestationDigest: digest, resourceDigest: r.spec.digest, requirementVersions });
     }
-    return { attestationDigest: digest, resourceDigest: r.spec.digest, requirementVersions };
+    return out;
   }
 
   snapshot(): DerivedState {

@@ -1,0 +1,110 @@
+import { resolve } from 'node:path';
+import type { ComplianceEngine } from '../../core/compliance/engine.ts';
+import type { AnyDefinition } from '../../core/model.ts';
+import { indexDefinitions } from '../../core/manifest/references.ts';
+import type { AttestationProvider } from '../../core/ports/attestation-provider.ts';
+import { systemClock, type Clock } from '../../core/ports/clock.ts';
+import { buildReport, type ComplianceReport } from '../../core/report.ts';
+import { applyChangeRecords } from '../../core/use-cases/apply-change-records.ts';
+import { applyDefinitions, type ApplyOutcome, type DefinitionRef } from '../../core/use-cases/apply-definitions.ts';
+import { loadEngine } from '../../core/use-cases/load-engine.ts';
+import { reconcile, type ReconcileOptions, type ReconcileSummary } from '../../core/use-cases/reconcile.ts';
+import { defaultProviders, type ProviderRegistry } from '../../providers/registry.ts';
+import { CloudFormationSource, STACK_LABEL, STACK_TYPE } from '../../sources/cloudformation.ts';
+import { EmbeddedStore } from './embedded-store.ts';
+import { loadManifestPaths } from './manifest-files.ts';
+
+export const DEFAULT_HOME = '.argus';
+
+/** `--home`, else `ARGUS_HOME`, else `.argus` in the working directory. */
+export function resolveHome(flag?: string): string {
+  return resolve(flag ?? process.env.ARGUS_HOME ?? DEFAULT_HOME);
+}
+
+export interface LocalRuntimeOptions {
+  readonly home: string;
+  readonly clock?: Clock;
+  readonly providers?: ProviderRegistry;
+  /** @default true */
+  readonly fsync?: boolean;
+}
+
+/**
+ * The engine on one machine: the embedded store in the state directory, the engine fed by the
+ * store's change feed, and the attestation providers. The CLI and `npm start` use it.
+ */
+export class LocalRuntime {
+  private constructor(
+    readonly store: EmbeddedStore,
+    readonly engine: ComplianceEngine,
+    readonly providers: ProviderRegistry,
+    readonly clock: Clock,
+    private readonly unsubscribe: () => void,
+  ) {}
+
+  static async open(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+    const clock = options.clock ?? systemClock;
+    const store = await EmbeddedStore.open({ dir: options.home, fsync: options.fsync ?? true, clock });
+    try {
+      const engine = await loadEngine(store, clock.now());
+      const unsubscribe = store.subscribe((records) => applyChangeRecords(engine, records));
+      return new LocalRuntime(store, engine, options.providers ?? defaultProviders(), clock, unsubscribe);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+
+  /** Validates manifest files against what is stored, then applies them all or nothing. */
+  async applyFiles(paths: readonly string[]): Promise<ApplyOutcome> {
+    const parsed = await loadManifestPaths(paths, {
+      providers: this.providerMap(),
+      existing: indexDefinitions(this.engine.index.all()),
+    });
+    return this.apply(parsed.map((p) => p.def));
+  }
+
+  async apply(defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[] = []): Promise<ApplyOutcome> {
+    return applyDefinitions(this.store, defs, { deletes });
+  }
+
+  /**
+   * Imports CloudFormation templates or cdk.out folders as Resources. Resources of the same stacks
+   * that are no longer in the templates are deleted with their results.
+   */
+  async importCloudFormation(paths: readonly string[]): Promise<ApplyOutcome> {
+    const resources = await new CloudFormationSource(paths).discover();
+    const stacks = new Set(resources.filter((r) => r.spec.type === STACK_TYPE).map((r) => r.metadata.name));
+    const present = new Set(resources.map((r) => r.metadata.name));
+    const deletes: DefinitionRef[] = [];
+    for (const r of this.engine.index.resources.values()) {
+      const stack = r.metadata.labels[STACK_LABEL];
+      if (stack !== undefined && stacks.has(stack) && !present.has(r.metadata.name)) deletes.push({ kind: 'Resource', name: r.metadata.name });
+    }
+    return this.apply(resources, deletes);
+  }
+
+  async reconcile(options: Pick<ReconcileOptions, 'onProgress' | 'signal' | 'batchSize'> = {}): Promise<ReconcileSummary> {
+    return reconcile({ store: this.store, engine: this.engine, providers: this.providers, clock: this.clock, ...options });
+  }
+
+  report(): ComplianceReport {
+    this.engine.advanceTo(this.clock.now());
+    this.engine.flush();
+    return buildReport(this.engine);
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    await this.store.close();
+  }
+
+  private providerMap(): Map<string, AttestationProvider> {
+    const out = new Map<string, AttestationProvider>();
+    for (const name of this.providers.names()) {
+      const p = this.providers.get(name);
+      if (p) out.set(name, p);
+    }
+    return out;
+  }
+}

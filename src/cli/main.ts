@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { stringify } from 'yaml';
+import { LocalRuntime, resolveHome } from '../adapters/local/local-runtime.ts';
+import { cmp } from '../core/compliance/evaluate-resource.ts';
+import { ArgusError, ValidationError } from '../core/errors.ts';
+import { toManifest } from '../core/manifest/parse.ts';
+import type { AnyDefinition } from '../core/model.ts';
+import type { ApplyOutcome } from '../core/use-cases/apply-definitions.ts';
+import { describe } from './describe.ts';
+import { parseKind } from './kinds.ts';
+import { runQuickstart } from './quickstart.ts';
+import { reconcileWithProgress } from './progress.ts';
+import { formatReportTable, formatSummaryTable } from './report-table.ts';
+import { renderTable } from './table.ts';
+
+/** Opens the runtime for one command and always closes it (releases the state directory lock). */
+async function withRuntime<T>(program: Command, fn: (runtime: LocalRuntime) => Promise<T>): Promise<T> {
+  const runtime = await LocalRuntime.open({ home: resolveHome(program.opts<{ home?: string }>().home) });
+  try {
+    return await fn(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+function printOutcome(outcome: ApplyOutcome): void {
+  for (const [verb, refs] of [['created', outcome.created], ['configured', outcome.configured], ['unchanged', outcome.unchanged], ['deleted', outcome.deleted]] as const) {
+    if (refs.length === 0) continue;
+    if (refs.length <= 20) for (const r of refs) console.log(`${r.kind.toLowerCase()}/${r.name} ${verb}`);
+    else console.log(`${refs.length} definitions ${verb}`);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('argus')
+    .description('Continuous compliance attestation: requirements, implementations, attestations and resources, reconciled.')
+    .option('--home <dir>', 'state directory (default: $ARGUS_HOME or ./.argus)')
+    .showHelpAfterError();
+
+  program
+    .command('apply')
+    .description('validate manifests and apply them all or nothing')
+    .requiredOption('-f, --filename <paths...>', 'manifest files or directories (YAML or JSON)')
+    .action(async (opts: { filename: string[] }) => {
+      await withRuntime(program, async (rt) => printOutcome(await rt.applyFiles(opts.filename)));
+    });
+
+  program
+    .command('import')
+    .description('import resources from a source')
+    .command('cloudformation')
+    .description('import CloudFormation templates (JSON/YAML) or cdk.out folders as Resources')
+    .argument('<paths...>', 'template files, folders of templates or cdk.out folders')
+    .action(async (paths: string[]) => {
+      await withRuntime(program, async (rt) => printOutcome(await rt.importCloudFormation(paths)));
+    });
+
+  program
+    .command('delete')
+    .description('delete a definition (a deleted Resource takes its results along)')
+    .argument('<kind>', 'Requirement, Implementation, Attestation, Resource, Provider, Waiver or ComplianceObjective')
+    .argument('<name>', 'metadata.name')
+    .action(async (kindText: string, name: string) => {
+      const kind = parseKind(kindText);
+      await withRuntime(program, async (rt) => {
+        const outcome = await rt.apply([], [{ kind, name }]);
+        if (outcome.deleted.length === 0) throw new ArgusError('NOT_FOUND', `${kind} "${name}" not found`);
+        printOutcome(outcome);
+      });
+    });
+
+  program
+    .command('get')
+    .description('list definitions of a kind')
+    .argument('<kind>', 'Requirement, Implementation, Attestation, Resource, Provider, Waiver or ComplianceObjective')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'yaml', 'json']).default('table'))
+    .action(async (kindText: string, opts: { output: string }) => {
+      const kind = parseKind(kindText);
+      await withRuntime(program, async (rt) => {
+        const defs = [...rt.engine.index.all()].filter((d) => d.kind === kind).sort((a, b) => cmp(a.metadata.name, b.metadata.name));
+        if (opts.output === 'json') console.log(JSON.stringify(defs.map(toManifest), null, 2));
+        else if (opts.output === 'yaml') console.log(defs.map((d) => stringify(toManifest(d))).join('---\n'));
+        else console.log(defs.length === 0 ? `No ${kind} definitions.` : renderTable(['name', 'summary'], defs.map((d) => [d.metadata.name, summarise(d)])));
+      });
+    });
+
+  program
+    .command('describe')
+    .description('show a definition and why it stands where it does (requirement → implementation → attestation results, children roll-up)')
+    .argument('<kind>', 'Resource, Requirement, Implementation, Attestation, ...')
+    .argument('<name>', 'metadata.name')
+    .action(async (kindText: string, name: string) => {
+      const kind = parseKind(kindText);
+      await withRuntime(program, async (rt) => {
+        rt.engine.advanceTo(rt.clock.now());
+        rt.engine.flush();
+        console.log(describe(rt.engine, kind, name));
+      });
+    });
+
+  program
+    .command('attest')
+    .description('run one reconcile: attest everything never attested, stale or expired')
+    .option('--batch-size <n>', 'resources committed per transaction', (v) => Number.parseInt(v, 10), 250)
+    .action(async (opts: { batchSize: number }) => {
+      await withRuntime(program, async (rt) => {
+        const summary = await reconcileWithProgress(rt, opts.batchSize);
+        console.log(
+          `attested ${summary.evaluated} of ${summary.planned} due pairs in ${summary.durationMs} ms: ` +
+            `${summary.passed} passed, ${summary.failed} failed, ${summary.errored} errored`,
+        );
+      });
+    });
+
+  program
+    .command('report')
+    .description('compliance per requirement and per resource')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--fail-on <status>', 'exit 1 when any pair has this status (for CI gates)').choices(['noncompliant', 'unknown']))
+    .option('--all', 'list compliant pairs too, not only the ones needing attention')
+    .action(async (opts: { format: string; failOn?: string; all?: boolean }) => {
+      await withRuntime(program, async (rt) => {
+        const report = rt.report();
+        if (opts.format === 'json') console.log(JSON.stringify(report, null, 2));
+        else console.log(`${formatSummaryTable(report)}\n\n${formatReportTable(report, opts.all === true)}`);
+        const failing =
+          opts.failOn === 'noncompliant'
+            ? report.totals.nonCompliant
+            : opts.failOn === 'unknown'
+              ? report.totals.nonCompliant + report.totals.unknown
+              : 0;
+        if (failing > 0) {
+          console.error(`${failing} pair(s) ${opts.failOn === 'unknown' ? 'not compliant or unknown' : 'not compliant'}`);
+          process.exitCode = 1;
+        }
+      });
+    });
+
+  program
+    .command('quickstart')
+    .description('apply the quickstart catalog, import its template, attest, print the table, then keep reconciling')
+    .option('--every <duration>', 'reconcile interval', '30s')
+    .option('--once', 'attest and print once, then exit')
+    .option('--dir <dir>', 'quickstart folder (catalog.yaml, template.yaml)')
+    .action(async (opts: { every: string; once?: boolean; dir?: string }) => {
+      await runQuickstart({ home: resolveHome(program.opts<{ home?: string }>().home), every: opts.every, once: opts.once === true, dir: opts.dir });
+    });
+
+  return program;
+}
+
+function summarise(d: AnyDefinition): string {
+  switch (d.kind) {
+    case 'Requirement': return `v${d.spec.version} ${d.spec.severity} ${d.spec.frameworks.join(',')} ${d.spec.title}`;
+    case 'Implementation': return `${d.spec.requirements.join(',')} ← ${d.spec.attestations.length} attestation(s)${d.spec.cascade ? ', cascades' : ''}`;
+    case 'Attestation': return `${d.spec.provider} on ${d.spec.resourceTypes.join(',') || 'any type'}`;
+    case 'Resource': return `${d.spec.type}${d.spec.parent ? ` in ${d.spec.parent}` : ''}`;
+    case 'Provider': return d.spec.type;
+    case 'Waiver': return `${d.spec.requirement} until ${new Date(d.spec.expiresAt).toISOString()} (${d.spec.approver})`;
+    case 'ComplianceObjective': return `target ${d.spec.target}`;
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync([...argv]);
+  } catch (error) {
+    if (error instanceof ValidationError) {
+      console.error(`error: ${error.issues.length} problem(s), nothing applied:\n${error.message}`);
+    } else if (error instanceof ArgusError) {
+      console.error(`error: ${error.message}`);
+    } else {
+      console.error(error instanceof Error ? `error: ${error.message}` : error);
+    }
+    process.exitCode = 2;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('main.ts')) {
+  await main(process.argv);
+}

@@ -1,0 +1,34 @@
+import type { ComplianceReport } from '../core/report.ts';
+import { renderTable } from './table.ts';
+
+const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
+
+/** One row per requirement: how many resources it applies to and how they stand. */
+export function formatSummaryTable(report: ComplianceReport): string {
+  const rows = report.requirements.map((r) => [
+    r.requirement,
+    r.frameworks.join(' '),
+    r.severity,
+    String(r.applicable),
+    String(r.compliant),
+    String(r.nonCompliant),
+    String(r.unknown),
+    String(r.exempt),
+    percent(r.ratio),
+  ]);
+  const t = report.totals;
+  const assessable = t.pairs - t.exempt;
+  const overall = assessable === 0 ? 1 : t.compliant / assessable;
+  return `${renderTable(['requirement', 'frameworks', 'severity', 'resources', 'compliant', 'noncompliant', 'unknown', 'exempt', 'ratio'], rows)}\n\nOverall: ${t.compliant}/${assessable} pairs compliant (${percent(overall)}), ${t.nonCompliant} noncompliant, ${t.unknown} unknown, ${t.exempt} exempt`;
+}
+
+/** One row per (resource, requirement) pair needing attention (all pairs with `all`), with why. */
+export function formatReportTable(report: ComplianceReport, all: boolean): string {
+  const findings = report.findings.filter((f) => all || f.status !== 'Compliant');
+  if (findings.length === 0) return 'Every applicable pair is compliant.';
+  return renderTable(
+    ['requirement', 'resource', 'type', 'status', 'why'],
+    findings.map((f) => [f.requirement, f.resource, f.resourceType, f.status, f.status === 'Compliant' ? 'all attestations passed' : `${f.reason}: ${f.detail}`]),
+    100,
+  );
+}

@@ -1,0 +1,26 @@
+import type { ComplianceEngine } from '../compliance/engine.ts';
+import { parseKey } from '../keys.ts';
+import type { AnyDefinition } from '../model.ts';
+import type { ChangeRecord } from '../ports/store.ts';
+import type { ResultsItem } from '../results-item.ts';
+
+/**
+ * The stream handler: feeds committed store changes to the engine (definitions upserted or
+ * removed, results replaced). The same function serves the embedded store's change feed and,
+ * later, DynamoDB Streams. Applying a record twice leaves the same state (idempotent).
+ */
+export function applyChangeRecords(engine: ComplianceEngine, records: readonly ChangeRecord[]): void {
+  for (const record of records) {
+    const { Keys, NewImage } = record.dynamodb;
+    const key = parseKey(Keys.pk, Keys.sk);
+    if (key.type === 'definition') {
+      if (record.eventName === 'REMOVE' || !NewImage) engine.removeDefinition(key.kind, key.name);
+      else engine.upsertDefinition(NewImage.data as AnyDefinition);
+    } else if (key.type === 'results') {
+      engine.removeResults(key.resource);
+      if (record.eventName !== 'REMOVE' && NewImage) {
+        for (const result of Object.values((NewImage.data as ResultsItem).results)) engine.putResult(result);
+      }
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import type { ComplianceEngine, RunContext } from '../compliance/engine.ts';
+import { digestOf } from '../digest.ts';
+import { resultsKey } from '../keys.ts';
+import type { Attestation, AttestationResult, Resource } from '../model.ts';
+import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-provider.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { Store, WriteOp } from '../ports/store.ts';
+import type { ResultsItem } from '../results-item.ts';
+
+export interface ProviderLookup {
+  get(name: string): AttestationProvider | undefined;
+}
+
+export interface ReconcileProgress {
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface ReconcileOptions {
+  readonly store: Store;
+  /** Plans the work; results reach it back through the store's change feed. */
+  readonly engine: ComplianceEngine;
+  readonly providers: ProviderLookup;
+  readonly clock: Clock;
+  /** Resources whose results are committed together in one transaction. */
+  readonly batchSize?: number;
+  readonly onProgress?: (progress: ReconcileProgress) => void;
+  /** Stops between batches: committed batches stay, the rest stays due. */
+  readonly signal?: AbortSignal;
+}
+
+export interface ReconcileSummary {
+  readonly planned: number;
+  readonly evaluated: number;
+  readonly passed: number;
+  readonly failed: number;
+  readonly errored: number;
+  /** Store items written (one per resource that had due work). */
+  readonly writes: number;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly aborted: boolean;
+}
+
+/**
+ * One reconcile: find due work (never attested, stale, expired), run each attestation's provider
+ * on its resource, and commit the results resource by resource in batches. A crash loses at most
+ * the batch in flight; the next reconcile finds that work still due.
+ */
+export async function reconcile(options: ReconcileOptions): Promise<ReconcileSummary> {
+  const { store, engine, providers, clock } = options;
+  const batchSize = options.batchSize ?? 250;
+  const startedAt = clock.now();
+  engine.advanceTo(startedAt);
+  engine.flush();
+
+  const due = new Map<string, string[]>();
+  let planned = 0;
+  for (const { resource, attestation } of engine.dueWork()) {
+    let list = due.get(resource);
+    if (!list) due.set(resource, (list = []));
+    list.push(attestation);
+    planned++;
+  }
+
+  const counts = { evaluated: 0, passed: 0, failed: 0, errored: 0, writes: 0 };
+  const resources = [...due.keys()];
+  let aborted = false;
+  for (let i = 0; i < resources.length; i += batchSize) {
+    if (options.signal?.aborted) {
+      aborted = true;
+      break;
+    }
+    const ops: WriteOp[] = [];
+    for (const name of resources.slice(i, i + batchSize)) {
+      const resource = engine.index.resources.get(name);
+      const attestations = due.get(name) ?? [];
+      if (!resource) continue;
+      const contexts = engine.runContexts(name, attestations);
+      const key = resultsKey(name);
+      const current = await store.get<ResultsItem>(key.pk, key.sk);
+      const results: Record<string, AttestationResult> = { ...(current?.data.results ?? {}) };
+      for (const attName of attestations) {
+        const attestation = engine.index.attestations.get(attName);
+        const context = contexts.get(attName);
+        if (!attestation || !context) continue;
+        const result = await runOne(providers, attestation, resource, context, clock);
+        results[attName] = result;
+        counts.evaluated++;
+        if (result.outcome === 'Passed') counts.passed++;
+        else if (result.outcome === 'Failed') counts.failed++;
+        else counts.errored++;
+      }
+      const item: ResultsItem = { resource: name, results };
+      ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
+    }
+    if (ops.length > 0) await store.transact(ops);
+    counts.writes += ops.length;
+    options.onProgress?.({ done: counts.evaluated, total: planned });
+  }
+  engine.flush();
+  return { planned, ...counts, startedAt, durationMs: clock.now() - startedAt, aborted };
+}
+
+async function runOne(
+  providers: ProviderLookup,
+  attestation: Attestation,
+  resource: Resource,
+  context: RunContext,
+  clock: Clock,
+): Promise<AttestationResult> {
+  const started = clock.now();
+  const outcome = await attempt(providers.get(attestation.spec.provider), attestation, resource);
+  const result: AttestationResult = {
+    resource: resource.metadata.name,
+    attestation: attestation.metadata.name,
+    outcome: outcome.outcome,
+    message: outcome.message,
+    executedAt: started,
+    durationMs: clock.now() - started,
+    ...context,
+  };
+  return outcome.output === undefined ? result : { ...result, evidenceDigest: digestOf(outcome.output) };
+}
+
+async function attempt(provider: AttestationProvider | undefined, attestation: Attestation, resource: Resource): Promise<ProviderOutcome> {
+  if (!provider) return { outcome: 'Errored', message: `unknown provider "${attestation.spec.provider}"` };
+  try {
+    const value = provider.attest(attestation, resource);
+    // Synchronous providers (CEL) skip the timer: their own bound applies.
+    return value instanceof Promise ? await withTimeout(value, attestation.spec.timeoutMs) : value;
+  } catch (error) {
+    return { outcome: 'Errored', message: `provider ${provider.name} threw: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function withTimeout(promise: Promise<ProviderOutcome>, ms: number): Promise<ProviderOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ProviderOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ outcome: 'Errored', message: `timed out after ${ms} ms` }), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
