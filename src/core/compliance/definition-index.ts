@@ -11,7 +11,7 @@ import type {
   ResourceSelector,
   Waiver,
 } from '../model.ts';
-import { isIdOnlySelector, selectorMatches, type SelectableResource } from '../selector.ts';
+import { isIdOnlySelector, selectorMatches, typeMatchesAny, type SelectableResource } from '../selector.ts';
 
 /** Upper bound on tree depth walked; a deeper chain is treated as a cycle and cut. */
 const MAX_DEPTH = 64;
@@ -34,6 +34,15 @@ export class DefinitionIndex {
   /** Implementations whose targets are ids only, by target id; the rest are matched by selector. */
   private readonly implsByTargetId = new Map<string, Set<string>>();
   private readonly selectorImpls = new Set<string>();
+  /** Caches for the hot path (evaluating every resource): dropped when their inputs change. */
+  private applicableCache = new Map<string, Map<string, readonly string[]>>();
+  /** Cascading implementations reaching a resource from it and its ancestors, by resource name. */
+  private cascadeCache = new Map<string, readonly Implementation[]>();
+  private cascadeSetCache = new Map<string, ReadonlySet<string>>();
+  /** (parent, type) → cascading implementations with an attestation for that type. */
+  private cascadeWithAttestationsCache = new Map<string, readonly Implementation[]>();
+  private implsByRequirementCache: Map<string, Implementation[]> | undefined;
+  private requirementsByTypeCache: { byType: Map<string, Requirement[]>; general: Requirement[] } | undefined;
 
   static from(defs: Iterable<AnyDefinition>): DefinitionIndex {
     const index = new DefinitionIndex();
@@ -59,6 +68,7 @@ export class DefinitionIndex {
   /** Inserts or replaces a definition; returns the one it replaced. */
   upsert(def: AnyDefinition): AnyDefinition | undefined {
     const old = this.remove(def.kind, def.metadata.name);
+    this.invalidateCaches(def.kind, def.metadata.name);
     switch (def.kind) {
       case 'Requirement': this.requirements.set(def.metadata.name, def); break;
       case 'Implementation':
@@ -98,6 +108,7 @@ export class DefinitionIndex {
     const old = map.get(name);
     if (!old) return undefined;
     map.delete(name);
+    this.invalidateCaches(kind, name);
     if (old.kind === 'Attestation') this.attestationDigests.delete(name);
     if (old.kind === 'Implementation') {
       this.selectorImpls.delete(name);
@@ -160,6 +171,157 @@ export class DefinitionIndex {
     return out;
   }
 
+  /** The implementation's attestations that can check resources of this type (cached). */
+  applicableAttestations(impl: Implementation, type: string): readonly string[] {
+    let byType = this.applicableCache.get(impl.metadata.name);
+    if (!byType) this.applicableCache.set(impl.metadata.name, (byType = new Map()));
+    let list = byType.get(type);
+    if (!list) {
+      list = impl.spec.attestations.filter((a) => {
+        const att = this.attestations.get(a);
+        return att !== undefined && typeMatchesAny(att.spec.resourceTypes, type);
+      });
+      byType.set(type, list);
+    }
+    return list;
+  }
+
+  /**
+   * Requirements that may apply to a resource of this type: those selecting exactly this type
+   * by `types` alone, plus every requirement with a broader selector (still to be matched).
+   */
+  candidateRequirements(type: string): { readonly exact: readonly Requirement[]; readonly general: readonly Requirement[] } {
+    if (!this.requirementsByTypeCache) {
+      const byType = new Map<string, Requirement[]>();
+      const general: Requirement[] = [];
+      for (const req of this.requirements.values()) {
+        const sel = req.spec.appliesTo;
+        const typesOnly =
+          (sel.types?.length ?? 0) > 0 &&
+          !(sel.types ?? []).some((t) => t.endsWith('*')) &&
+          (sel.ids?.length ?? 0) === 0 &&
+          (sel.classes?.length ?? 0) === 0 &&
+          Object.keys(sel.matchLabels ?? {}).length === 0;
+        if (!typesOnly) {
+          general.push(req);
+          continue;
+        }
+        for (const t of new Set(sel.types)) {
+          let list = byType.get(t);
+          if (!list) byType.set(t, (list = []));
+          list.push(req);
+        }
+      }
+      this.requirementsByTypeCache = { byType, general };
+    }
+    return { exact: this.requirementsByTypeCache.byType.get(type) ?? [], general: this.requirementsByTypeCache.general };
+  }
+
+  /**
+   * Implementations that reach a resource, sorted by name: those targeting it, and cascading ones
+   * targeting it or an ancestor. Memoised per ancestor, so a flush over a large tree walks each
+   * parent chain once.
+   */
+  implementationsReaching(name: string): readonly Implementation[] {
+    const r = this.resources.get(name);
+    if (!r) return [];
+    const own = this.implementationsTargeting(r);
+    const inherited = r.spec.parent === undefined ? [] : this.cascadingFrom(r.spec.parent, new Set([name]));
+    if (own.length === 0) return inherited;
+    return mergeByName(own, inherited);
+  }
+
+  /**
+   * The implementations reaching a resource that act on it: those with an attestation for its
+   * type, and those implementing one of `applicableRequirements` (the requirements that apply to
+   * it). Sorted by name. This is the hot path of every evaluation, so the inherited part is
+   * cached per (parent, type).
+   */
+  relevantImplementations(r: Resource, applicableRequirements: ReadonlySet<string>): Implementation[] {
+    const type = r.spec.type;
+    const parent = r.spec.parent;
+    const out = new Map<string, Implementation>();
+    if (parent !== undefined) {
+      for (const impl of this.cascadingWithAttestations(parent, type, r.metadata.name)) out.set(impl.metadata.name, impl);
+      if (applicableRequirements.size > 0) {
+        const inherited = this.cascadingSet(parent, r.metadata.name);
+        for (const q of applicableRequirements) {
+          for (const impl of this.implementationsOf(q)) if (inherited.has(impl.metadata.name)) out.set(impl.metadata.name, impl);
+        }
+      }
+    }
+    for (const impl of this.implementationsTargeting(r)) {
+      if (this.applicableAttestations(impl, type).length > 0 || impl.spec.requirements.some((q) => applicableRequirements.has(q))) {
+        out.set(impl.metadata.name, impl);
+      }
+    }
+    const list = [...out.values()];
+    if (list.length > 1) list.sort((x, y) => (x.metadata.name < y.metadata.name ? -1 : x.metadata.name > y.metadata.name ? 1 : 0));
+    return list;
+  }
+
+  /** Implementations listing a requirement. */
+  implementationsOf(requirement: string): readonly Implementation[] {
+    if (!this.implsByRequirementCache) {
+      const byReq = new Map<string, Implementation[]>();
+      for (const impl of this.implementations.values()) {
+        for (const q of new Set(impl.spec.requirements)) {
+          let list = byReq.get(q);
+          if (!list) byReq.set(q, (list = []));
+          list.push(impl);
+        }
+      }
+      this.implsByRequirementCache = byReq;
+    }
+    return this.implsByRequirementCache.get(requirement) ?? [];
+  }
+
+  private cascadingWithAttestations(parent: string, type: string, child: string): readonly Implementation[] {
+    const key = `${parent}\u0000${type}`;
+    let list = this.cascadeWithAttestationsCache.get(key);
+    if (!list) {
+      list = this.cascadingFrom(parent, new Set([child])).filter((i) => this.applicableAttestations(i, type).length > 0);
+      this.cascadeWithAttestationsCache.set(key, list);
+    }
+    return list;
+  }
+
+  private cascadingSet(parent: string, child: string): ReadonlySet<string> {
+    let set = this.cascadeSetCache.get(parent);
+    if (!set) {
+      set = new Set(this.cascadingFrom(parent, new Set([child])).map((i) => i.metadata.name));
+      this.cascadeSetCache.set(parent, set);
+    }
+    return set;
+  }
+
+  private cascadingFrom(name: string, visiting: Set<string>): readonly Implementation[] {
+    const cached = this.cascadeCache.get(name);
+    if (cached) return cached;
+    const r = this.resources.get(name);
+    if (!r || visiting.has(name)) return [];
+    visiting.add(name);
+    const own = this.implementationsTargeting(r).filter((i) => i.spec.cascade);
+    const inherited = r.spec.parent === undefined ? [] : this.cascadingFrom(r.spec.parent, visiting);
+    visiting.delete(name);
+    const out = own.length === 0 ? inherited : mergeByName(own, inherited);
+    this.cascadeCache.set(name, out);
+    return out;
+  }
+
+  private invalidateCaches(kind: DefinitionKind, name: string): void {
+    if (kind === 'Resource' || kind === 'Implementation' || kind === 'Attestation') {
+      this.cascadeCache = new Map();
+      this.cascadeSetCache = new Map();
+      this.cascadeWithAttestationsCache = new Map();
+    }
+    if (kind === 'Implementation') {
+      this.applicableCache.delete(name);
+      this.implsByRequirementCache = undefined;
+    } else if (kind === 'Attestation') this.applicableCache = new Map();
+    else if (kind === 'Requirement') this.requirementsByTypeCache = undefined;
+  }
+
   /** Implementations whose targets select this resource directly (not through an ancestor). */
   implementationsTargeting(r: Resource): Implementation[] {
     const out: Implementation[] = [];
@@ -206,6 +368,14 @@ export class DefinitionIndex {
       case 'ComplianceObjective': return this.objectives as Map<string, AnyDefinition>;
     }
   }
+}
+
+/** Union of two lists of implementations, sorted by name, without duplicates. */
+function mergeByName(a: readonly Implementation[], b: readonly Implementation[]): Implementation[] {
+  const byName = new Map<string, Implementation>();
+  for (const i of b) byName.set(i.metadata.name, i);
+  for (const i of a) byName.set(i.metadata.name, i);
+  return [...byName.values()].sort((x, y) => (x.metadata.name < y.metadata.name ? -1 : x.metadata.name > y.metadata.name ? 1 : 0));
 }
 
 export function selectable(r: Resource): SelectableResource {

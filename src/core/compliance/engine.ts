@@ -2,9 +2,11 @@ import { canonicalJson } from '../digest.ts';
 import type { AnyDefinition, AttestationResult, DefinitionKind, Resource } from '../model.ts';
 import { DefinitionIndex } from './definition-index.ts';
 import { snapshotOf, type DerivedState } from './derived-state.ts';
-import { evaluateResource, implementationsReaching, type ResourceEvaluation } from './evaluate-resource.ts';
+import { evaluateResource, type ResourceEvaluation } from './evaluate-resource.ts';
 import { MinHeap } from './min-heap.ts';
 import { rollUp, type EffectiveState } from './roll-up.ts';
+
+const NO_REQUIREMENTS: ReadonlySet<string> = new Set();
 
 /** One (resource, attestation) pair that needs a run. */
 export interface WorkItem {
@@ -171,24 +173,26 @@ export class ComplianceEngine {
     return this.runContexts(resource, [attestation]).get(attestation);
   }
 
-  /** Run contexts of several attestations of one resource (walks the tree once). */
+  /** Run contexts of several attestations of one resource (one pass over what reaches it). */
   runContexts(resource: string, attestations: readonly string[]): Map<string, RunContext> {
     const out = new Map<string, RunContext>();
     const r = this.index.resources.get(resource);
     if (!r) return out;
-    const reaching = implementationsReaching(this.index, resource);
-    for (const attestation of attestations) {
-      const digest = this.index.attestationDigest(attestation);
-      if (digest === undefined) continue;
-      const requirementVersions: Record<string, number> = {};
-      for (const impl of reaching) {
-        if (!impl.spec.attestations.includes(attestation)) continue;
+    const versions = new Map<string, Record<string, number>>();
+    for (const a of attestations) if (this.index.attestationDigest(a) !== undefined) versions.set(a, {});
+    // Only implementations with an attestation for this type can have run one of these.
+    for (const impl of this.index.relevantImplementations(r, NO_REQUIREMENTS)) {
+      for (const a of this.index.applicableAttestations(impl, r.spec.type)) {
+        const record = versions.get(a);
+        if (!record) continue;
         for (const req of impl.spec.requirements) {
           const def = this.index.requirements.get(req);
-          if (def) requirementVersions[req] = def.spec.version;
+          if (def) record[req] = def.spec.version;
         }
       }
-      out.set(attestation, { attestationDigest: digest, resourceDigest: r.spec.digest, requirementVersions });
+    }
+    for (const [a, requirementVersions] of versions) {
+      out.set(a, { attestationDigest: this.index.attestationDigest(a) as string, resourceDigest: r.spec.digest, requirementVersions });
     }
     return out;
   }

@@ -3,11 +3,13 @@ import type {
   ComplianceReason,
   ComplianceStatus,
   Implementation,
+  Requirement,
   ResourceAttestationState,
   ResourceImplementationState,
   StaleReason,
+  Waiver,
 } from '../model.ts';
-import { selectorMatches, typeMatchesAny } from '../selector.ts';
+import { selectorMatches } from '../selector.ts';
 import { selectable, type DefinitionIndex } from './definition-index.ts';
 
 /** An Errored result is retried after this long even when the attestation's freshness is longer. */
@@ -62,16 +64,8 @@ export function expiresAt(result: AttestationResult, freshnessMs: number): numbe
 }
 
 /** Implementations that reach a resource: those targeting it, and cascading ones targeting an ancestor. */
-export function implementationsReaching(index: DefinitionIndex, resourceName: string): Implementation[] {
-  const lineage = index.lineage(resourceName);
-  const seen = new Map<string, Implementation>();
-  lineage.forEach((r, depth) => {
-    for (const impl of index.implementationsTargeting(r)) {
-      if (depth > 0 && !impl.spec.cascade) continue;
-      seen.set(impl.metadata.name, impl);
-    }
-  });
-  return [...seen.values()].sort((a, b) => cmp(a.metadata.name, b.metadata.name));
+export function implementationsReaching(index: DefinitionIndex, resourceName: string): readonly Implementation[] {
+  return index.implementationsReaching(resourceName);
 }
 
 /**
@@ -110,14 +104,21 @@ export function evaluateResource(
     return state;
   };
 
+  // Requirements that apply to this resource, found through the by-type index.
+  const view = selectable(resource);
+  const candidates = index.candidateRequirements(resource.spec.type);
+  const applicableRequirements: Requirement[] = [];
+  for (const req of candidates.exact) if (selectorMatches(req.spec.appliesTo, view)) applicableRequirements.push(req);
+  for (const req of candidates.general) if (selectorMatches(req.spec.appliesTo, view)) applicableRequirements.push(req);
+  const applicableNames = new Set(applicableRequirements.map((r) => r.metadata.name));
+
+  // A reaching implementation is materialised only where it does something: it has an
+  // attestation for this type, or one of its requirements applies here.
   const implementations = new Map<string, ResourceImplementationState>();
   const resolutions = new Map<string, { resolution: Resolution; errored: boolean; empty: boolean }>();
-  const reaching = implementationsReaching(index, resourceName);
+  const reaching = index.relevantImplementations(resource, applicableNames);
   for (const impl of reaching) {
-    const applicable = impl.spec.attestations.filter((a) => {
-      const att = index.attestations.get(a);
-      return att !== undefined && typeMatchesAny(att.spec.resourceTypes, resource.spec.type);
-    });
+    const applicable = index.applicableAttestations(impl, resource.spec.type);
     const states = applicable.map(attestationState);
     const resolution = resolve(impl.spec.policy, states);
     resolutions.set(impl.metadata.name, {
@@ -134,9 +135,7 @@ export function evaluateResource(
   }
 
   const requirements = new Map<string, OwnRequirementState>();
-  const view = selectable(resource);
-  for (const req of index.requirements.values()) {
-    if (!selectorMatches(req.spec.appliesTo, view)) continue;
+  for (const req of applicableRequirements) {
     const name = req.metadata.name;
     const implsOfReq = reaching.filter((i) => i.spec.requirements.includes(name));
     const implNames = implsOfReq.map((i) => i.metadata.name);
@@ -198,8 +197,8 @@ function requirementStatus(
   return { status: 'NonCompliant', reason: allEmpty ? 'NoApplicableAttestation' : 'AttestationFailed' };
 }
 
-function activeWaiver(index: DefinitionIndex, requirement: string, view: ReturnType<typeof selectable>, now: number) {
-  let chosen: (typeof index.waivers extends Map<string, infer W> ? W : never) | undefined;
+function activeWaiver(index: DefinitionIndex, requirement: string, view: ReturnType<typeof selectable>, now: number): Waiver | undefined {
+  let chosen: Waiver | undefined;
   for (const w of index.waivers.values()) {
     if (w.spec.requirement !== requirement || w.spec.expiresAt <= now) continue;
     if (!selectorMatches(w.spec.resources, view)) continue;

@@ -1,5 +1,5 @@
 import type { ComplianceEngine, RunContext } from '../compliance/engine.ts';
-import { digestOf } from '../digest.ts';
+import { sha256Hex } from '../digest.ts';
 import { resultsKey } from '../keys.ts';
 import type { Attestation, AttestationResult, Resource } from '../model.ts';
 import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-provider.ts';
@@ -84,7 +84,9 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
         const attestation = engine.index.attestations.get(attName);
         const context = contexts.get(attName);
         if (!attestation || !context) continue;
-        const result = await runOne(providers, attestation, resource, context, clock);
+        const pending = runOne(providers, attestation, resource, context, clock);
+        // Synchronous providers (CEL) return the result itself: no promise, no microtask per pair.
+        const result = pending instanceof Promise ? await pending : pending;
         results[attName] = result;
         counts.evaluated++;
         if (result.outcome === 'Passed') counts.passed++;
@@ -102,35 +104,55 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   return { planned, ...counts, startedAt, durationMs: clock.now() - startedAt, aborted };
 }
 
-async function runOne(
+function runOne(
   providers: ProviderLookup,
   attestation: Attestation,
   resource: Resource,
   context: RunContext,
   clock: Clock,
-): Promise<AttestationResult> {
+): AttestationResult | Promise<AttestationResult> {
   const started = clock.now();
-  const outcome = await attempt(providers.get(attestation.spec.provider), attestation, resource);
-  const result: AttestationResult = {
+  const outcome = attempt(providers.get(attestation.spec.provider), attestation, resource);
+  return outcome instanceof Promise
+    ? outcome.then((o) => toResult(o, attestation, resource, context, started, clock))
+    : toResult(outcome, attestation, resource, context, started, clock);
+}
+
+function toResult(
+  outcome: ProviderOutcome,
+  attestation: Attestation,
+  resource: Resource,
+  context: RunContext,
+  started: number,
+  clock: Clock,
+): AttestationResult {
+  // The evidence digest is over the output as stored (JSON), so it can be checked byte for byte.
+  return {
     resource: resource.metadata.name,
     attestation: attestation.metadata.name,
     outcome: outcome.outcome,
     message: outcome.message,
     executedAt: started,
     durationMs: clock.now() - started,
-    ...context,
+    attestationDigest: context.attestationDigest,
+    resourceDigest: context.resourceDigest,
+    requirementVersions: context.requirementVersions,
+    ...(outcome.output === undefined ? {} : { evidenceDigest: `sha256:${sha256Hex(JSON.stringify(outcome.output))}` }),
   };
-  return outcome.output === undefined ? result : { ...result, evidenceDigest: digestOf(outcome.output) };
 }
 
-async function attempt(provider: AttestationProvider | undefined, attestation: Attestation, resource: Resource): Promise<ProviderOutcome> {
+function attempt(provider: AttestationProvider | undefined, attestation: Attestation, resource: Resource): ProviderOutcome | Promise<ProviderOutcome> {
   if (!provider) return { outcome: 'Errored', message: `unknown provider "${attestation.spec.provider}"` };
+  const threw = (error: unknown): ProviderOutcome => ({
+    outcome: 'Errored',
+    message: `provider ${provider.name} threw: ${error instanceof Error ? error.message : String(error)}`,
+  });
   try {
     const value = provider.attest(attestation, resource);
     // Synchronous providers (CEL) skip the timer: their own bound applies.
-    return value instanceof Promise ? await withTimeout(value, attestation.spec.timeoutMs) : value;
+    return value instanceof Promise ? withTimeout(value, attestation.spec.timeoutMs).catch(threw) : value;
   } catch (error) {
-    return { outcome: 'Errored', message: `provider ${provider.name} threw: ${error instanceof Error ? error.message : String(error)}` };
+    return threw(error);
   }
 }
 

@@ -1,0 +1,457 @@
+/**
+ * The embedded store: the local default behind the Store port. State lives in memory (per
+ * partition, a map for point reads and a sorted key list for queries); durability comes from a
+ * write-ahead log synced before a transaction becomes visible, compacted into a snapshot.
+ *
+ * Stored data is JSON: a put stores what `JSON.stringify` makes of its data (undefined fields
+ * vanish, dates become strings), exactly what a reopen will read back. Items and change records
+ * are deeply frozen and shared, never copied: mutating one throws.
+ *
+ * @example
+ * const store = await EmbeddedStore.open({ dir: '.argus/store' });
+ * await store.transact([{ type: 'put', pk: 'REQ#ac-2', sk: 'V#1', data: { title: 'Account management' }, ifVersion: 'absent' }]);
+ * const page = await store.query('REQ#ac-2', { skPrefix: 'V#', limit: 100 });
+ * await store.close();
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ArgusError, ConflictError, StoreError } from '#core/errors.ts';
+import { systemClock, type Clock } from '#core/ports/clock.ts';
+import type {
+  ChangeRecord,
+  QueryOptions,
+  QueryPage,
+  Store,
+  StoredItem,
+  TransactOptions,
+  TransactResult,
+  VersionCondition,
+  WriteOp,
+} from '#core/ports/store.ts';
+import { ChangeFeed } from './change-feed.ts';
+import { deepFreeze } from './deep-freeze.ts';
+import { DirLock } from './dir-lock.ts';
+import type { Line } from './line-reader.ts';
+import { SortedKeys } from './sorted-keys.ts';
+import { readSnapshot, removeSnapshotLeftover, writeSnapshot, type SnapshotItem } from './snapshot.ts';
+import { replayWal, WriteAheadLog, type WalEntry, type WalOp } from './write-ahead-log.ts';
+
+export interface EmbeddedStoreOptions {
+  /** Directory holding `wal.jsonl`, `snapshot.jsonl` and `LOCK`; created when missing. */
+  readonly dir: string;
+  /**
+   * Sync the log to disk before each transaction returns. Off survives a killed process but
+   * not a power cut.
+   * @default true
+   */
+  readonly fsync?: boolean;
+  /**
+   * Write a snapshot and start a fresh log once the log is larger than this.
+   * @default 67108864 (64 MiB)
+   */
+  readonly compactAfterBytes?: number;
+  /**
+   * Change records kept for `readChanges`; older ones are dropped.
+   * @default 100000
+   */
+  readonly feedRetention?: number;
+  /** @default systemClock */
+  readonly clock?: Clock;
+}
+
+/** Receives each committed transaction's change records, synchronously, in commit order. */
+export type ChangeListener = (records: readonly ChangeRecord[]) => void;
+
+export const WAL_FILE = 'wal.jsonl';
+const DEFAULT_COMPACT_AFTER_BYTES = 64 * 1024 * 1024;
+const DEFAULT_FEED_RETENTION = 100_000;
+/** A page holds at most this many items when the caller gives no limit: callers must follow cursors. */
+const DEFAULT_QUERY_LIMIT = 1000;
+/** Client tokens remembered for idempotent retries, oldest forgotten first. */
+const MAX_CLIENT_TOKENS = 10_000;
+
+interface Partition {
+  readonly items: Map<string, StoredItem>;
+  readonly keys: SortedKeys;
+}
+
+interface TokenOutcome {
+  /** Fingerprint of the writes, to refuse the token for different ones. */
+  readonly fp: string;
+  readonly sequenceNumber: string;
+}
+
+export class EmbeddedStore implements Store {
+  private readonly partitions = new Map<string, Partition>();
+  private readonly tokens = new Map<string, TokenOutcome>();
+  private readonly listeners = new Set<ChangeListener>();
+  private feed: ChangeFeed;
+  private wal: WriteAheadLog | undefined;
+  /** Last committed transaction number and last issued sequence number. */
+  private tx = 0;
+  private seq = 0;
+  private itemCount = 0;
+  /** Log size that triggers the next compaction (pushed back when one fails). */
+  private compactAt: number;
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly lock: DirLock,
+    private readonly fsync: boolean,
+    private readonly compactAfterBytes: number,
+    private readonly feedRetention: number,
+    private readonly clock: Clock,
+  ) {
+    this.feed = new ChangeFeed(feedRetention, 0);
+    this.compactAt = compactAfterBytes;
+  }
+
+  /** Opens (or creates) the store in `options.dir`: loads the snapshot, then replays the log. */
+  static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
+    const dir = path.resolve(options.dir);
+    const compactAfterBytes = options.compactAfterBytes ?? DEFAULT_COMPACT_AFTER_BYTES;
+    const feedRetention = options.feedRetention ?? DEFAULT_FEED_RETENTION;
+    if (!(compactAfterBytes > 0)) throw new StoreError('compactAfterBytes must be positive', { compactAfterBytes });
+    if (!Number.isSafeInteger(feedRetention) || feedRetention < 1) throw new StoreError('feedRetention must be a positive integer', { feedRetention });
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (cause) {
+      throw new StoreError(`cannot create store directory ${dir}`, { dir }, { cause });
+    }
+    const lock = DirLock.acquire(dir);
+    const store = new EmbeddedStore(dir, lock, options.fsync ?? true, compactAfterBytes, feedRetention, options.clock ?? systemClock);
+    try {
+      store.load();
+      return store;
+    } catch (error) {
+      store.wal?.close();
+      lock.release();
+      if (error instanceof ArgusError) throw error;
+      throw new StoreError(`cannot open store in ${dir}: ${error instanceof Error ? error.message : String(error)}`, { dir }, { cause: error });
+    }
+  }
+
+  async get<T>(pk: string, sk: string): Promise<StoredItem<T> | undefined> {
+    this.assertOpen();
+    return this.partitions.get(pk)?.items.get(sk) as StoredItem<T> | undefined;
+  }
+
+  async query<T>(pk: string, options: QueryOptions = {}): Promise<QueryPage<T>> {
+    this.assertOpen();
+    const limit = options.limit ?? DEFAULT_QUERY_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreError('query limit must be a positive integer', { pk, limit });
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, pk);
+    const partition = this.partitions.get(pk);
+    if (!partition) return { items: [] };
+    const prefix = options.skPrefix ?? '';
+    // Resume after the cursor unless it lies before the prefix's range.
+    const keys = after !== undefined && after >= prefix ? partition.keys.from(after, true) : partition.keys.from(prefix, false);
+    const items: StoredItem<T>[] = [];
+    let more = false;
+    for (const sk of keys) {
+      if (!sk.startsWith(prefix)) break;
+      if (items.length === limit) {
+        more = true;
+        break;
+      }
+      items.push(partition.items.get(sk) as StoredItem<T>);
+    }
+    const last = items[items.length - 1];
+    return more && last ? { items, cursor: encodeCursor(pk, last.sk) } : { items };
+  }
+
+  async transact(ops: readonly WriteOp[], options: TransactOptions = {}): Promise<TransactResult> {
+    this.assertOpen();
+    validateOps(ops);
+    const token = options.clientToken;
+    const fp = token === undefined ? undefined : fingerprint(ops);
+    if (token !== undefined) {
+      const earlier = this.tokens.get(token);
+      if (earlier) {
+        if (earlier.fp !== fp) throw new StoreError(`client token "${token}" was already used for different writes`, { clientToken: token });
+        return { sequenceNumber: earlier.sequenceNumber };
+      }
+    }
+    const walOps: WalOp[] = [];
+    for (const op of ops) {
+      const current = this.partitions.get(op.pk)?.items.get(op.sk);
+      checkCondition(op, current);
+      if (op.type === 'put') walOps.push(['put', op.pk, op.sk, op.data]);
+      // Deleting an absent item changes nothing and, as in DynamoDB, emits no record.
+      else if (current) walOps.push(['del', op.pk, op.sk]);
+    }
+    if (walOps.length === 0 && token === undefined) return { sequenceNumber: '' };
+
+    const entry: WalEntry = { tx: this.tx + 1, seq: this.seq + walOps.length, t: this.clock.now(), token, fp, ops: walOps };
+    let line: string;
+    try {
+      line = JSON.stringify(entry);
+    } catch (cause) {
+      throw new StoreError('write data is not JSON-serialisable', { firstKey: { pk: ops[0]?.pk, sk: ops[0]?.sk } }, { cause });
+    }
+    // Parse back what was logged: memory then holds exactly what a replay will rebuild.
+    const logged = JSON.parse(line) as WalEntry;
+    this.requireWal().append(line);
+    const records = this.commit(logged);
+    const sequenceNumber = records.length > 0 ? String(logged.seq) : '';
+    if (token !== undefined && fp !== undefined) this.rememberToken(token, { fp, sequenceNumber });
+    this.maybeCompact();
+    this.publish(records);
+    return { sequenceNumber };
+  }
+
+  async readChanges(after: string | undefined, limit: number): Promise<ChangeRecord[]> {
+    this.assertOpen();
+    if (after !== undefined && !/^(0|[1-9][0-9]*)$/.test(after)) throw new StoreError(`invalid sequence number "${after}"`, { after });
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new StoreError('readChanges limit must be a positive integer', { limit });
+    return this.feed.read(after === undefined ? undefined : Number(after), limit);
+  }
+
+  /**
+   * Calls `listener` synchronously after every commit with that transaction's records.
+   * A listener must not throw: the commit stands and the error is rethrown asynchronously.
+   * @returns unsubscribe
+   */
+  subscribe(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Writes a snapshot and empties the log (done automatically past `compactAfterBytes`). */
+  async compact(): Promise<void> {
+    this.assertOpen();
+    this.compactNow();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    try {
+      this.wal?.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  private load(): void {
+    removeSnapshotLeftover(this.dir);
+    const header = readSnapshot(this.dir, (item) => this.loadItem(item));
+    if (header) {
+      this.tx = header.tx;
+      this.seq = header.seq;
+      for (const [token, fp, sequenceNumber] of header.tokens) this.rememberToken(token, { fp, sequenceNumber });
+    }
+    this.feed = new ChangeFeed(this.feedRetention, this.seq);
+    const walFile = path.join(this.dir, WAL_FILE);
+    let replayed = false;
+    replayWal(walFile, (entry, line) => {
+      // Lines the snapshot already holds: a crash came between snapshot rename and log reset.
+      if (!replayed && entry.tx <= this.tx) return;
+      replayed = true;
+      this.replayEntry(walFile, entry, line);
+    });
+    this.wal = WriteAheadLog.open(walFile, this.fsync);
+    this.maybeCompact();
+  }
+
+  private loadItem([pk, sk, version, data]: SnapshotItem): void {
+    this.setItem(Object.freeze({ pk, sk, version, data: deepFreeze(data) }));
+  }
+
+  private replayEntry(file: string, entry: WalEntry, line: Line): void {
+    const where = { file, line: line.number };
+    if (entry.tx !== this.tx + 1) {
+      throw new StoreError(`${file}:${line.number}: transaction ${entry.tx} follows ${this.tx}; the log is missing transactions`, { ...where, expected: this.tx + 1, actual: entry.tx });
+    }
+    if (entry.seq !== this.seq + entry.ops.length) {
+      throw new StoreError(`${file}:${line.number}: sequence number ${entry.seq} does not follow ${this.seq} + ${entry.ops.length} writes`, where);
+    }
+    for (const op of entry.ops) {
+      if (op[0] === 'del' && !this.partitions.get(op[1])?.items.has(op[2])) {
+        throw new StoreError(`${file}:${line.number}: deletes ${op[1]} / ${op[2]}, which does not exist`, { ...where, pk: op[1], sk: op[2] });
+      }
+    }
+    this.commit(entry);
+    if (entry.token !== undefined && entry.fp !== undefined) {
+      this.rememberToken(entry.token, { fp: entry.fp, sequenceNumber: entry.ops.length > 0 ? String(entry.seq) : '' });
+    }
+  }
+
+  /** Applies a logged transaction to memory and the feed; returns its change records. */
+  private commit(entry: WalEntry): ChangeRecord[] {
+    const seconds = Math.floor(entry.t / 1000);
+    const records: ChangeRecord[] = [];
+    let seq = entry.seq - entry.ops.length;
+    for (const op of entry.ops) {
+      seq++;
+      const pk = op[1];
+      const sk = op[2];
+      const old = this.partitions.get(pk)?.items.get(sk);
+      const Keys = Object.freeze({ pk, sk });
+      const SequenceNumber = String(seq);
+      let record: ChangeRecord;
+      if (op[0] === 'put') {
+        const item: StoredItem = Object.freeze({ pk, sk, version: (old?.version ?? 0) + 1, data: deepFreeze(op[3]) });
+        this.setItem(item);
+        const dynamodb = old
+          ? { Keys, OldImage: old, NewImage: item, SequenceNumber, ApproximateCreationDateTime: seconds }
+          : { Keys, NewImage: item, SequenceNumber, ApproximateCreationDateTime: seconds };
+        record = { eventID: SequenceNumber, eventName: old ? 'MODIFY' : 'INSERT', dynamodb: Object.freeze(dynamodb) };
+      } else {
+        this.deleteItem(pk, sk);
+        const dynamodb = { Keys, OldImage: old, SequenceNumber, ApproximateCreationDateTime: seconds };
+        record = { eventID: SequenceNumber, eventName: 'REMOVE', dynamodb: Object.freeze(dynamodb) };
+      }
+      records.push(Object.freeze(record));
+    }
+    this.tx = entry.tx;
+    this.seq = entry.seq;
+    this.feed.append(records);
+    return records;
+  }
+
+  private setItem(item: StoredItem): void {
+    let partition = this.partitions.get(item.pk);
+    if (!partition) {
+      partition = { items: new Map(), keys: new SortedKeys() };
+      this.partitions.set(item.pk, partition);
+    }
+    if (!partition.items.has(item.sk)) {
+      partition.keys.add(item.sk);
+      this.itemCount++;
+    }
+    partition.items.set(item.sk, item);
+  }
+
+  private deleteItem(pk: string, sk: string): void {
+    const partition = this.partitions.get(pk);
+    if (!partition?.items.delete(sk)) return;
+    partition.keys.delete(sk);
+    this.itemCount--;
+    if (partition.items.size === 0) this.partitions.delete(pk);
+  }
+
+  private rememberToken(token: string, outcome: TokenOutcome): void {
+    this.tokens.set(token, outcome);
+    if (this.tokens.size > MAX_CLIENT_TOKENS) {
+      const oldest = this.tokens.keys().next();
+      if (!oldest.done) this.tokens.delete(oldest.value);
+    }
+  }
+
+  private publish(records: readonly ChangeRecord[]): void {
+    if (records.length === 0 || this.listeners.size === 0) return;
+    const frozen = Object.freeze(records);
+    for (const listener of this.listeners) {
+      try {
+        listener(frozen);
+      } catch (error) {
+        // The transaction is committed; failing it now would invite a double write.
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  private maybeCompact(): void {
+    const wal = this.requireWal();
+    if (wal.size < this.compactAt) return;
+    try {
+      this.compactNow();
+    } catch (error) {
+      // The log still holds everything: keep going and retry once it has grown again.
+      this.compactAt = wal.size + this.compactAfterBytes;
+      process.emitWarning(`embedded store compaction failed in ${this.dir}: ${error instanceof Error ? error.message : String(error)}`, 'ArgusStoreWarning');
+    }
+  }
+
+  private compactNow(): void {
+    const wal = this.requireWal();
+    const tokens = [...this.tokens].map(([token, o]) => [token, o.fp, o.sequenceNumber] as const);
+    writeSnapshot(this.dir, { tx: this.tx, seq: this.seq, count: this.itemCount, tokens }, this.snapshotItems(), this.fsync);
+    wal.reset();
+    this.compactAt = this.compactAfterBytes;
+  }
+
+  private *snapshotItems(): Generator<SnapshotItem> {
+    for (const [pk, partition] of this.partitions) {
+      for (const sk of partition.keys.from('', false)) {
+        const item = partition.items.get(sk) as StoredItem;
+        yield [pk, sk, item.version, item.data];
+      }
+    }
+  }
+
+  private requireWal(): WriteAheadLog {
+    if (!this.wal) throw new StoreError('store is not open', { dir: this.dir });
+    return this.wal;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError(`store in ${this.dir} is closed`, { dir: this.dir });
+  }
+}
+
+function checkCondition(op: WriteOp, current: StoredItem | undefined): void {
+  const expected: VersionCondition = op.ifVersion;
+  if (expected === 'any') return;
+  const actual = current ? current.version : 'absent';
+  if (expected === actual) return;
+  const what = expected === 'absent' ? 'to be absent' : `at version ${expected}`;
+  const found = current ? `version ${current.version}` : 'no item';
+  throw new ConflictError(`${op.type} ${op.pk} / ${op.sk}: expected the item ${what}, found ${found}`, { pk: op.pk, sk: op.sk, expected, actual });
+}
+
+function validateOps(ops: readonly WriteOp[]): void {
+  const seen = new Map<string, Set<string>>();
+  for (const [index, op] of ops.entries()) {
+    const where = { index, pk: op.pk, sk: op.sk };
+    if (op.type !== 'put' && op.type !== 'delete') throw new StoreError(`write ${index}: unknown type`, where);
+    if (typeof op.pk !== 'string' || op.pk === '' || typeof op.sk !== 'string' || op.sk === '') {
+      throw new StoreError(`write ${index}: pk and sk must be non-empty strings`, where);
+    }
+    const v = op.ifVersion;
+    if (v !== 'any' && v !== 'absent' && !(Number.isSafeInteger(v) && v >= 1)) {
+      throw new StoreError(`write ${index} (${op.pk} / ${op.sk}): ifVersion must be 'absent', 'any' or a version >= 1`, { ...where, ifVersion: v });
+    }
+    let sks = seen.get(op.pk);
+    if (!sks) {
+      sks = new Set();
+      seen.set(op.pk, sks);
+    }
+    // As in DynamoDB: one transaction writes a key at most once.
+    if (sks.has(op.sk)) throw new StoreError(`write ${index}: ${op.pk} / ${op.sk} appears twice in one transaction`, where);
+    sks.add(op.sk);
+  }
+}
+
+/** Identifies a request by its keys and conditions (not its data: cheap for big transactions). */
+function fingerprint(ops: readonly WriteOp[]): string {
+  const hash = createHash('sha256');
+  for (const op of ops) hash.update(`${op.type}\u0000${op.pk}\u0000${op.sk}\u0000${String(op.ifVersion)}\n`);
+  return hash.digest('base64url');
+}
+
+function encodeCursor(pk: string, sk: string): string {
+  return Buffer.from(JSON.stringify([pk, sk]), 'utf8').toString('base64url');
+}
+
+/** Returns the sort key to resume after; the cursor must come from the same partition. */
+function decodeCursor(cursor: string, pk: string): string {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    decoded = undefined;
+  }
+  if (!Array.isArray(decoded) || decoded[0] !== pk || typeof decoded[1] !== 'string') {
+    throw new StoreError(`invalid query cursor for partition ${pk}`, { pk, cursor });
+  }
+  return decoded[1];
+}

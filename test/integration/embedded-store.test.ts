@@ -1,0 +1,385 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConflictError, StoreError } from '#core/errors.ts';
+import { queryAll, type ChangeRecord, type StoredItem, type WriteOp } from '#core/ports/store.ts';
+import { EmbeddedStore, WAL_FILE, type EmbeddedStoreOptions } from '../../src/adapters/local/embedded-store.ts';
+import { describeStoreContract } from './store-contract.ts';
+
+const WRITER = fileURLToPath(new URL('../fixtures/store-writer.ts', import.meta.url));
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'argus-store-'));
+}
+
+describeStoreContract('EmbeddedStore', async () => {
+  const dir = tempDir();
+  const store = await EmbeddedStore.open({ dir });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+const put = (pk: string, sk: string, data: unknown, ifVersion: WriteOp['ifVersion'] = 'any'): WriteOp => ({ type: 'put', pk, sk, data, ifVersion });
+const del = (pk: string, sk: string, ifVersion: WriteOp['ifVersion'] = 'any'): WriteOp => ({ type: 'delete', pk, sk, ifVersion });
+
+describe('EmbeddedStore', () => {
+  const dirs: string[] = [];
+  const open: EmbeddedStore[] = [];
+
+  async function openStore(dir: string, options: Omit<EmbeddedStoreOptions, 'dir'> = {}): Promise<EmbeddedStore> {
+    const store = await EmbeddedStore.open({ dir, ...options });
+    open.push(store);
+    return store;
+  }
+
+  function newDir(): string {
+    const dir = tempDir();
+    dirs.push(dir);
+    return dir;
+  }
+
+  /** Everything a reader can see, to compare before and after a reopen. */
+  async function dump(store: EmbeddedStore, pks: readonly string[]): Promise<StoredItem[]> {
+    const out: StoredItem[] = [];
+    for (const pk of pks) out.push(...(await queryAll(store, pk)));
+    return out;
+  }
+
+  afterEach(async () => {
+    for (const store of open.splice(0)) await store.close();
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('persistence', () => {
+    it('reopens with the same items, versions, feed and sequence numbers', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      await first.transact([put('p', 'a', { n: 1 }), put('p', 'b', { n: 1 }), put('q', 'x', { list: [1, { deep: true }] })]);
+      await first.transact([put('p', 'a', { n: 2 }, 1), del('p', 'b', 1), put('p', 'c', { n: 3 }, 'absent')]);
+      const before = await dump(first, ['p', 'q']);
+      const changes = await first.readChanges(undefined, 100);
+      await first.close();
+
+      const second = await openStore(dir);
+
+      expect(await dump(second, ['p', 'q'])).toEqual(before);
+      expect(await second.get('p', 'a')).toMatchObject({ version: 2, data: { n: 2 } });
+      expect(await second.readChanges(undefined, 100)).toEqual(changes);
+      const next = await second.transact([put('p', 'd', {})]);
+      expect(next.sequenceNumber).toBe(String(changes.length + 1));
+    });
+
+    it('reopens after compaction from the snapshot plus the newer log', async () => {
+      const dir = newDir();
+      const first = await openStore(dir, { compactAfterBytes: 4096 });
+      for (let i = 0; i < 200; i++) await first.transact([put('p', `k${String(i).padStart(3, '0')}`, { i, text: 'x'.repeat(50) })]);
+      for (let i = 0; i < 200; i += 3) await first.transact([put('p', `k${String(i).padStart(3, '0')}`, { i, again: true }, 1)]);
+      await first.transact([del('p', 'k001', 1)], { clientToken: 'tok-1' });
+      const before = await dump(first, ['p']);
+      await first.close();
+
+      expect(fs.existsSync(path.join(dir, 'snapshot.jsonl'))).toBe(true);
+      expect(fs.statSync(path.join(dir, WAL_FILE)).size).toBeLessThan(4096 + 200);
+      const second = await openStore(dir, { compactAfterBytes: 4096 });
+
+      expect(await dump(second, ['p'])).toEqual(before);
+      expect(before).toHaveLength(199);
+      // The token survives compaction: the retry is not applied again.
+      await second.transact([del('p', 'k001', 1)], { clientToken: 'tok-1' });
+      const next = await second.transact([put('p', 'new', {})]);
+      expect(Number(next.sequenceNumber)).toBe(200 + 67 + 1 + 1);
+    });
+
+    it('skips log lines the snapshot already holds (crash between snapshot and log reset)', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      await first.transact([put('p', 'a', { n: 1 })]);
+      await first.transact([put('p', 'a', { n: 2 }, 1), put('p', 'b', {})]);
+      const staleLog = fs.readFileSync(path.join(dir, WAL_FILE));
+      await first.compact();
+      await first.close();
+      fs.writeFileSync(path.join(dir, WAL_FILE), staleLog);
+
+      const second = await openStore(dir);
+      expect(await second.get('p', 'a')).toMatchObject({ version: 2, data: { n: 2 } });
+      await second.transact([put('p', 'a', { n: 3 }, 2)]);
+      await second.close();
+      const third = await openStore(dir);
+
+      expect(await third.get('p', 'a')).toMatchObject({ version: 3, data: { n: 3 } });
+      expect(await third.get('p', 'b')).toMatchObject({ version: 1 });
+    });
+
+    it('ignores and cuts away a torn last line', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      await first.transact([put('p', 'a', { n: 1 })]);
+      await first.transact([put('p', 'b', { n: 1 })]);
+      await first.close();
+      const wal = path.join(dir, WAL_FILE);
+      const intact = fs.statSync(wal).size;
+      fs.appendFileSync(wal, '{"tx":3,"seq":3,"t":1,"ops":[["put","p","c",{"n"');
+
+      const second = await openStore(dir);
+
+      expect(fs.statSync(wal).size).toBe(intact);
+      expect(await second.get('p', 'c')).toBeUndefined();
+      expect((await queryAll(second, 'p')).map((i) => i.sk)).toEqual(['a', 'b']);
+      await second.transact([put('p', 'c', { n: 2 }, 'absent')]);
+      await second.close();
+      expect(await (await openStore(dir)).get('p', 'c')).toMatchObject({ version: 1, data: { n: 2 } });
+    });
+
+    it('treats an unparsable but terminated last line as torn', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      await first.transact([put('p', 'a', { n: 1 })]);
+      await first.close();
+      const wal = path.join(dir, WAL_FILE);
+      const intact = fs.statSync(wal).size;
+      fs.appendFileSync(wal, '{"tx":2,"se\0\0\0\n');
+
+      const second = await openStore(dir);
+
+      expect(fs.statSync(wal).size).toBe(intact);
+      expect(await second.get('p', 'a')).toMatchObject({ version: 1 });
+    });
+
+    it('refuses to open a log corrupt before its last line, naming file and line', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      for (let i = 0; i < 3; i++) await first.transact([put('p', `k${i}`, { i })]);
+      await first.close();
+      const wal = path.join(dir, WAL_FILE);
+      const lines = fs.readFileSync(wal, 'utf8').split('\n');
+      lines[1] = `${(lines[1] ?? '').slice(0, 20)}#garbage`;
+      fs.writeFileSync(wal, lines.join('\n'));
+      const corrupt = fs.readFileSync(wal);
+
+      const error = await EmbeddedStore.open({ dir }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).message).toContain(`${wal}:2`);
+      expect((error as StoreError).context).toMatchObject({ file: wal, line: 2 });
+      // Nothing was cut away, and the lock was released.
+      expect(fs.readFileSync(wal)).toEqual(corrupt);
+      expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
+    });
+
+    it('refuses a log with a missing transaction', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      for (let i = 0; i < 3; i++) await first.transact([put('p', `k${i}`, { i })]);
+      await first.close();
+      const wal = path.join(dir, WAL_FILE);
+      const lines = fs.readFileSync(wal, 'utf8').split('\n');
+      fs.writeFileSync(wal, [lines[0], lines[2], ''].join('\n'));
+
+      await expect(EmbeddedStore.open({ dir })).rejects.toThrow(/wal\.jsonl:2: transaction 3 follows 1/);
+    });
+
+    it('refuses a snapshot whose item count does not match its header', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      await first.transact([put('p', 'a', {}), put('p', 'b', {})]);
+      await first.compact();
+      await first.close();
+      const snapshot = path.join(dir, 'snapshot.jsonl');
+      const [header, ...rest] = fs.readFileSync(snapshot, 'utf8').split('\n');
+      const claimed = { ...(JSON.parse(header ?? '') as Record<string, unknown>), count: 3 };
+      fs.writeFileSync(snapshot, [JSON.stringify(claimed), ...rest].join('\n'));
+
+      await expect(EmbeddedStore.open({ dir })).rejects.toThrow(/snapshot holds 2 items, its header says 3/);
+    });
+
+    it('stores what JSON makes of the data, the same before and after a reopen', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      await first.transact([put('p', 'a', { gone: undefined, when: new Date(0), n: 1 })]);
+      const live = await first.get('p', 'a');
+      await first.close();
+
+      const second = await openStore(dir);
+
+      expect(live?.data).toEqual({ when: '1970-01-01T00:00:00.000Z', n: 1 });
+      expect(Object.keys(live?.data as object)).toEqual(['when', 'n']);
+      expect((await second.get('p', 'a'))?.data).toEqual(live?.data);
+    });
+  });
+
+  describe('directory lock', () => {
+    it('refuses a second open of the same directory while the first is open', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+
+      const error = await EmbeddedStore.open({ dir }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StoreError);
+      expect((error as StoreError).message).toMatch(/locked by this process/);
+      await first.close();
+      await openStore(dir);
+    });
+
+    it('refuses another process while locked', async () => {
+      const dir = newDir();
+      await openStore(dir);
+
+      const output = await runProbe(dir);
+
+      expect(output).toMatch(new RegExp(`^error STORE store directory .* is locked by process ${process.pid}`));
+    });
+
+    it('takes over the lock of a process that is gone', async () => {
+      const dir = newDir();
+      const gone = await deadPid();
+      fs.writeFileSync(path.join(dir, 'LOCK'), `${gone}\n`);
+
+      const store = await openStore(dir);
+      await store.transact([put('p', 'a', {})]);
+
+      expect(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
+      await store.close();
+      expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);
+    });
+  });
+
+  describe('in memory', () => {
+    it('hands out frozen items', async () => {
+      const store = await openStore(newDir());
+      await store.transact([put('p', 'a', { list: [1], inner: { v: 1 } })]);
+      const item = (await store.get<{ list: number[]; inner: { v: number } }>('p', 'a')) as StoredItem<{ list: number[]; inner: { v: number } }>;
+
+      expect(() => item.data.list.push(2)).toThrow(TypeError);
+      expect(() => {
+        item.data.inner.v = 2;
+      }).toThrow(TypeError);
+      expect(Object.isFrozen(item)).toBe(true);
+    });
+
+    it('keeps sort order and pages exactly through many random inserts and deletes', async () => {
+      const store = await openStore(newDir(), { fsync: false });
+      const reference = new Set<string>();
+      let seed = 7;
+      const next = (): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed / 2147483648;
+      };
+      for (let round = 0; round < 40; round++) {
+        const ops: WriteOp[] = [];
+        const touched = new Set<string>();
+        for (let i = 0; i < 250; i++) {
+          const sk = `k${Math.floor(next() * 20_000)}`;
+          if (touched.has(sk)) continue;
+          touched.add(sk);
+          if (reference.has(sk) && next() < 0.3) {
+            ops.push(del('p', sk));
+            reference.delete(sk);
+          } else {
+            ops.push(put('p', sk, { round }));
+            reference.add(sk);
+          }
+        }
+        await store.transact(ops);
+      }
+      const expected = [...reference].sort();
+
+      const pages: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.query('p', { limit: 333, cursor });
+        pages.push(...page.items.map((i) => i.sk));
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+
+      expect(pages).toEqual(expected);
+      expect((await store.query('p', { skPrefix: 'k1999', limit: 10_000 })).items.map((i) => i.sk)).toEqual(expected.filter((k) => k.startsWith('k1999')));
+    });
+
+    it('drops the oldest change records past the retention', async () => {
+      const store = await openStore(newDir(), { feedRetention: 5 });
+      for (let i = 0; i < 12; i++) await store.transact([put('p', `k${i}`, {})]);
+
+      const retained = await store.readChanges(undefined, 100);
+      const after = await store.readChanges('2', 3);
+
+      expect(retained.map((r) => r.dynamodb.SequenceNumber)).toEqual(['8', '9', '10', '11', '12']);
+      expect(after.map((r) => r.dynamodb.SequenceNumber)).toEqual(['8', '9', '10']);
+      expect(await store.readChanges('10', 100)).toHaveLength(2);
+    });
+
+    it('calls subscribers synchronously with each transaction’s records until unsubscribed', async () => {
+      const store = await openStore(newDir());
+      const seen: ChangeRecord[][] = [];
+      const unsubscribe = store.subscribe((records) => seen.push([...records]));
+
+      await store.transact([put('p', 'a', {}), put('p', 'b', {})]);
+      await expect(store.transact([put('p', 'a', {}, 'absent')])).rejects.toBeInstanceOf(ConflictError);
+      await store.transact([del('p', 'a', 1)]);
+      unsubscribe();
+      await store.transact([put('p', 'c', {})]);
+
+      expect(seen.map((batch) => batch.map((r) => `${r.eventName} ${r.dynamodb.Keys.sk}`))).toEqual([['INSERT a', 'INSERT b'], ['REMOVE a']]);
+    });
+
+    it('refuses a client token reused for different writes', async () => {
+      const store = await openStore(newDir());
+      await store.transact([put('p', 'a', {})], { clientToken: 't' });
+
+      await expect(store.transact([put('p', 'b', {})], { clientToken: 't' })).rejects.toThrow(/already used for different writes/);
+    });
+
+    it('reports the actual version in a conflict', async () => {
+      const store = await openStore(newDir());
+      await store.transact([put('p', 'a', {})]);
+      await store.transact([put('p', 'a', {}, 1)]);
+
+      const error = await store.transact([put('p', 'a', {}, 1)]).catch((e: unknown) => e);
+      const missing = await store.transact([del('p', 'zz', 4)]).catch((e: unknown) => e);
+
+      expect((error as ConflictError).context).toEqual({ pk: 'p', sk: 'a', expected: 1, actual: 2 });
+      expect((missing as ConflictError).context).toEqual({ pk: 'p', sk: 'zz', expected: 4, actual: 'absent' });
+    });
+
+    it('rejects malformed writes, cursors and use after close with StoreError', async () => {
+      const store = await openStore(newDir());
+
+      await expect(store.transact([put('', 'a', {})])).rejects.toThrow(StoreError);
+      await expect(store.transact([put('p', 'a', {}, 0)])).rejects.toThrow(StoreError);
+      await expect(store.transact([put('p', 'a', { big: 1n })])).rejects.toThrow(/JSON/);
+      await expect(store.query('p', { cursor: 'nonsense' })).rejects.toThrow(StoreError);
+      await expect(store.readChanges('abc', 1)).rejects.toThrow(StoreError);
+      await store.close();
+      await expect(store.get('p', 'a')).rejects.toThrow(/closed/);
+    });
+  });
+});
+
+function runProbe(dir: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, 'probe'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+    });
+    child.on('error', reject);
+    child.on('exit', () => resolve(out.trim()));
+  });
+}
+
+/** The pid of a process that has exited and been reaped. */
+function deadPid(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('exit', () => resolve(child.pid ?? 0x3fffffff));
+  });
+}
