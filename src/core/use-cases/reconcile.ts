@@ -42,19 +42,14 @@ export interface ReconcileSummary {
   readonly aborted: boolean;
 }
 
-/**
- * One reconcile: find due work (never attested, stale, expired), run each attestation's provider
- * on its resource, and commit the results resource by resource in batches. A crash loses at most
- * the batch in flight; the next reconcile finds that work still due.
- */
-export async function reconcile(options: ReconcileOptions): Promise<ReconcileSummary> {
-  const { store, engine, providers, clock } = options;
-  const batchSize = options.batchSize ?? 250;
-  const startedAt = clock.now();
-  engine.advanceTo(startedAt);
-  engine.flush();
+/** Due work by resource: the attestations of each resource that need a run. */
+export type DueWork = Map<string, string[]>;
 
-  const due = new Map<string, string[]>();
+/** Never attested, stale or expired pairs at `now`, grouped by resource. */
+export function planDueWork(engine: ComplianceEngine, now: number): { due: DueWork; planned: number } {
+  engine.advanceTo(now);
+  engine.flush();
+  const due: DueWork = new Map();
   let planned = 0;
   for (const { resource, attestation } of engine.dueWork()) {
     let list = due.get(resource);
@@ -62,42 +57,103 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
     list.push(attestation);
     planned++;
   }
+  return { due, planned };
+}
 
-  const counts = { evaluated: 0, passed: 0, failed: 0, errored: 0, writes: 0 };
-  const resources = [...due.keys()];
+/** Stable shard of a resource (FNV-1a), so a plan can hand out shard descriptors, not items. */
+export function shardOf(resource: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < resource.length; i++) {
+    h ^= resource.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % shards;
+}
+
+export interface AttestDeps {
+  readonly store: Store;
+  readonly engine: ComplianceEngine;
+  readonly providers: ProviderLookup;
+  readonly clock: Clock;
+}
+
+export interface BatchCounts {
+  evaluated: number;
+  passed: number;
+  failed: number;
+  errored: number;
+  /** Store items written (one per resource). */
+  writes: number;
+}
+
+export function emptyCounts(): BatchCounts {
+  return { evaluated: 0, passed: 0, failed: 0, errored: 0, writes: 0 };
+}
+
+/**
+ * Runs the due attestations of a batch of resources and commits their results in one
+ * transaction (one item per resource). All or nothing: a crash before the commit leaves the work
+ * due; the conditional write rejects a concurrent writer instead of losing its results.
+ */
+export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>): Promise<BatchCounts> {
+  const { store, engine, providers, clock } = deps;
+  const counts = emptyCounts();
+  const ops: WriteOp[] = [];
+  for (const [name, attestations] of batch) {
+    const resource = engine.index.resources.get(name);
+    if (!resource) continue;
+    const contexts = engine.runContexts(name, attestations);
+    const key = resultsKey(name);
+    const current = await store.get<ResultsItem>(key.pk, key.sk);
+    const results: Record<string, AttestationResult> = { ...(current?.data.results ?? {}) };
+    for (const attName of attestations) {
+      const attestation = engine.index.attestations.get(attName);
+      const context = contexts.get(attName);
+      if (!attestation || !context) continue;
+      const pending = runOne(providers, attestation, resource, context, clock);
+      // Synchronous providers (CEL) return the result itself: no promise, no microtask per pair.
+      const result = pending instanceof Promise ? await pending : pending;
+      results[attName] = result;
+      counts.evaluated++;
+      if (result.outcome === 'Passed') counts.passed++;
+      else if (result.outcome === 'Failed') counts.failed++;
+      else counts.errored++;
+    }
+    const item: ResultsItem = { resource: name, results };
+    ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
+  }
+  if (ops.length > 0) await store.transact(ops);
+  counts.writes = ops.length;
+  return counts;
+}
+
+export function addCounts(into: BatchCounts, more: BatchCounts): void {
+  into.evaluated += more.evaluated;
+  into.passed += more.passed;
+  into.failed += more.failed;
+  into.errored += more.errored;
+  into.writes += more.writes;
+}
+
+/**
+ * One reconcile in one process: find due work (never attested, stale, expired), run each
+ * attestation's provider on its resource, and commit the results resource by resource in
+ * batches. A crash loses at most the batch in flight; the next reconcile finds that work due.
+ */
+export async function reconcile(options: ReconcileOptions): Promise<ReconcileSummary> {
+  const { engine, clock } = options;
+  const batchSize = options.batchSize ?? 250;
+  const startedAt = clock.now();
+  const { due, planned } = planDueWork(engine, startedAt);
+  const counts = emptyCounts();
+  const work = [...due];
   let aborted = false;
-  for (let i = 0; i < resources.length; i += batchSize) {
+  for (let i = 0; i < work.length; i += batchSize) {
     if (options.signal?.aborted) {
       aborted = true;
       break;
     }
-    const ops: WriteOp[] = [];
-    for (const name of resources.slice(i, i + batchSize)) {
-      const resource = engine.index.resources.get(name);
-      const attestations = due.get(name) ?? [];
-      if (!resource) continue;
-      const contexts = engine.runContexts(name, attestations);
-      const key = resultsKey(name);
-      const current = await store.get<ResultsItem>(key.pk, key.sk);
-      const results: Record<string, AttestationResult> = { ...(current?.data.results ?? {}) };
-      for (const attName of attestations) {
-        const attestation = engine.index.attestations.get(attName);
-        const context = contexts.get(attName);
-        if (!attestation || !context) continue;
-        const pending = runOne(providers, attestation, resource, context, clock);
-        // Synchronous providers (CEL) return the result itself: no promise, no microtask per pair.
-        const result = pending instanceof Promise ? await pending : pending;
-        results[attName] = result;
-        counts.evaluated++;
-        if (result.outcome === 'Passed') counts.passed++;
-        else if (result.outcome === 'Failed') counts.failed++;
-        else counts.errored++;
-      }
-      const item: ResultsItem = { resource: name, results };
-      ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
-    }
-    if (ops.length > 0) await store.transact(ops);
-    counts.writes += ops.length;
+    addCounts(counts, await attestResources(options, work.slice(i, i + batchSize)));
     options.onProgress?.({ done: counts.evaluated, total: planned });
   }
   engine.flush();
