@@ -1,0 +1,35 @@
+/** The attestation providers the engine can use, by the name manifests give in `spec.provider`. */
+import type { AttestationProvider } from '../core/ports/attestation-provider.ts';
+import { CelProvider } from './cel-provider.ts';
+
+export class ProviderRegistry {
+  private readonly providers = new Map<string, AttestationProvider>();
+
+  constructor(providers: Iterable<AttestationProvider> = []) {
+    for (const provider of providers) this.register(provider);
+  }
+
+  /** Adds a provider; a later one with the same name replaces the earlier. */
+  register(provider: AttestationProvider): this {
+    this.providers.set(provider.name, provider);
+    return this;
+  }
+
+  get(name: string): AttestationProvider | undefined {
+    return this.providers.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.providers.has(name);
+  }
+
+  /** Registered names, sorted (for messages such as "did you mean"). */
+  names(): string[] {
+    return [...this.providers.keys()].sort();
+  }
+}
+
+/** The built-in providers: `cel`. */
+export function defaultProviders(): ProviderRegistry {
+  return new ProviderRegistry([new CelProvider()]);
+}
