@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ComplianceEngine } from '../../src/core/compliance/engine.ts';
 import { computeDerivedState } from '../../src/core/compliance/derived-state.ts';
+import type { AnyDefinition } from '../../src/core/model.ts';
 import { attestation, implementation, requirement, resource, resultFor, waiver } from '../support/builders.ts';
 
 const T0 = Date.UTC(2026, 10, 25);
 const HOUR = 3_600_000;
 
 /** org → account → bucket-a, bucket-b; encryption requirement on buckets, implemented on the org. */
-function organisation() {
+function organisation(): AnyDefinition[] {
   return [
     resource('org', 'Org'),
     resource('acct', 'Account', { parent: 'org' }),
@@ -19,7 +20,7 @@ function organisation() {
   ];
 }
 
-function engineWith(defs = organisation()) {
+function engineWith(defs: AnyDefinition[] = organisation()) {
   return ComplianceEngine.load(defs, [], T0);
 }
 
