@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
 import { LocalRuntime, resolveHome } from '../adapters/local/local-runtime.ts';
 import { cmp } from '../core/compliance/evaluate-resource.ts';
@@ -13,10 +13,25 @@ import { runQuickstart } from './quickstart.ts';
 import { reconcileWithProgress } from './progress.ts';
 import { formatReportTable, formatSummaryTable } from './report-table.ts';
 import { renderTable } from './table.ts';
+import { registerEvidenceCommands } from './commands/evidence.ts';
+import { oscalAssessmentResults, registerOscalCommands } from './commands/oscal.ts';
+import { registerSloCommands } from './commands/slo.ts';
+import { registerServeCommand } from './serve.ts';
 
 /** Opens the runtime for one command and always closes it (releases the state directory lock). */
 async function withRuntime<T>(program: Command, fn: (runtime: LocalRuntime) => Promise<T>): Promise<T> {
-  const runtime = await LocalRuntime.open({ home: resolveHome(program.opts<{ home?: string }>().home) });
+  const opts = program.opts<{ home?: string; store?: string; endpoint?: string; table?: string; region?: string }>();
+  // The AWS SDK loads only when asked for: the embedded default stays quick to start.
+  const store =
+    opts.store === 'dynamodb'
+      ? await (await import('../adapters/aws/dynamodb-feed-store.ts')).DynamoDbFeedStore.open({
+          tableName: opts.table ?? 'argus',
+          endpoint: opts.endpoint,
+          region: opts.region,
+          createTable: opts.endpoint !== undefined,
+        })
+      : undefined;
+  const runtime = await LocalRuntime.open({ home: resolveHome(opts.home), ...(store ? { store } : {}) });
   try {
     return await fn(runtime);
   } finally {
@@ -36,6 +51,10 @@ export function buildProgram(): Command {
   const program = new Command('argus')
     .description('Continuous compliance attestation: requirements, implementations, attestations and resources, reconciled.')
     .option('--home <dir>', 'state directory (default: $ARGUS_HOME or ./.argus)')
+    .addOption(new Option('--store <kind>', 'where definitions and results live').choices(['embedded', 'dynamodb']).default('embedded'))
+    .option('--endpoint <url>', 'DynamoDB endpoint, e.g. http://127.0.0.1:8000 for DynamoDB Local (the table is created when missing)')
+    .option('--table <name>', 'DynamoDB table name (default: argus)')
+    .option('--region <region>', 'AWS region (default: $AWS_REGION or us-east-1)')
     .showHelpAfterError();
 
   program
@@ -102,7 +121,7 @@ export function buildProgram(): Command {
   program
     .command('attest')
     .description('run one reconcile: attest everything never attested, stale or expired')
-    .option('--batch-size <n>', 'resources committed per transaction', (v) => Number.parseInt(v, 10), 250)
+    .option('--batch-size <n>', 'resources committed per transaction', positiveInteger, 250)
     .action(async (opts: { batchSize: number }) => {
       await withRuntime(program, async (rt) => {
         const summary = await reconcileWithProgress(rt, opts.batchSize);
@@ -116,13 +135,14 @@ export function buildProgram(): Command {
   program
     .command('report')
     .description('compliance per requirement and per resource')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'oscal-ar']).default('table'))
     .addOption(new Option('--fail-on <status>', 'exit 1 when any pair has this status (for CI gates)').choices(['noncompliant', 'unknown']))
     .option('--all', 'list compliant pairs too, not only the ones needing attention')
     .action(async (opts: { format: string; failOn?: string; all?: boolean }) => {
       await withRuntime(program, async (rt) => {
         const report = rt.report();
         if (opts.format === 'json') console.log(JSON.stringify(report, null, 2));
+        else if (opts.format === 'oscal-ar') console.log(JSON.stringify(oscalAssessmentResults(rt, resolveHome(program.opts<{ home?: string }>().home)), null, 2));
         else console.log(`${formatSummaryTable(report)}\n\n${formatReportTable(report, opts.all === true)}`);
         const failing =
           opts.failOn === 'noncompliant'
@@ -139,15 +159,27 @@ export function buildProgram(): Command {
 
   program
     .command('quickstart')
-    .description('apply the quickstart catalog, import its template, attest, print the table, then keep reconciling')
-    .option('--every <duration>', 'reconcile interval', '30s')
+    .description('apply the quickstart catalog, import its template, attest, print the table, then keep reconciling on a schedule')
+    .option('--schedule <expression>', 'when to reconcile, as EventBridge Scheduler takes it: rate(5 minutes), cron(0/15 * * * ? *)', 'rate(1 minute)')
+    .option('--every <duration>', 'reconcile interval such as 30s (instead of --schedule)')
     .option('--once', 'attest and print once, then exit')
     .option('--dir <dir>', 'quickstart folder (catalog.yaml, template.yaml)')
-    .action(async (opts: { every: string; once?: boolean; dir?: string }) => {
-      await runQuickstart({ home: resolveHome(program.opts<{ home?: string }>().home), every: opts.every, once: opts.once === true, dir: opts.dir });
+    .action(async (opts: { schedule: string; every?: string; once?: boolean; dir?: string }) => {
+      await runQuickstart({ home: resolveHome(program.opts<{ home?: string }>().home), schedule: opts.schedule, every: opts.every, once: opts.once === true, dir: opts.dir });
     });
 
+  registerSloCommands(program);
+  registerEvidenceCommands(program);
+  registerOscalCommands(program);
+  registerServeCommand(program);
   return program;
+}
+
+/** Option parser: `0`, `-5` or `abc` would hang or silently skip a reconcile. */
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer.');
+  return n;
 }
 
 function summarise(d: AnyDefinition): string {

@@ -1,28 +1,48 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LocalRuntime } from '../adapters/local/local-runtime.ts';
+import { LocalScheduler } from '../adapters/local/scheduler.ts';
+import { runReconcileWorkflow, type WorkflowSummary } from '../adapters/local/workflow-runner.ts';
 import { parseDuration } from '../core/duration.ts';
-import { reconcileWithProgress } from './progress.ts';
+import { parseSchedule, type Schedule } from '../core/schedule.ts';
 import { formatReportTable, formatSummaryTable } from './report-table.ts';
 
 export interface QuickstartOptions {
   readonly home: string;
-  /** Reconcile interval, e.g. `30s`. */
-  readonly every: string;
+  /** When to reconcile: an AWS schedule expression, as EventBridge Scheduler takes it. @default 'rate(1 minute)' */
+  readonly schedule?: string;
+  /** Reconcile interval, e.g. `30s` (the older option; wins over `schedule` when given). */
+  readonly every?: string;
   readonly once: boolean;
   /** Folder with catalog.yaml and template.yaml; default examples/quickstart. */
   readonly dir?: string;
 }
 
+export const DEFAULT_QUICKSTART_SCHEDULE = 'rate(1 minute)';
 const DEFAULT_DIR = fileURLToPath(new URL('../../examples/quickstart/', import.meta.url));
+
+/** `--every 30s` as a schedule: finer than rate()'s minutes, aligned to the epoch like rate(). */
+function everySchedule(every: string): Schedule {
+  const ms = parseDuration(every);
+  if (ms <= 0) throw new Error(`invalid duration ${JSON.stringify(every)}: must be more than 0`);
+  return { expression: `every ${every}`, kind: 'rate', nextAfter: (t) => (Math.floor(t / ms) + 1) * ms, matches: (t) => t % ms === 0 };
+}
+
+function describeRun(s: WorkflowSummary): string {
+  const failedShards = s.failedShards.length > 0 ? `; ${s.failedShards.length} shard(s) failed and stay due: ${s.failedShards.map((f) => `${f.error}: ${f.cause}`).join('; ')}` : '';
+  const status = s.executionStatus === 'SUCCEEDED' ? '' : ` [${s.executionStatus}${s.error ? `: ${s.error}` : ''}]`;
+  return `attested ${s.evaluated} pair(s) in ${s.durationMs} ms: ${s.passed} passed, ${s.failed} failed, ${s.errored} errored${failedShards}${status}`;
+}
 
 /**
  * `npm start`: apply the quickstart catalog, import its CloudFormation template, attest, print
- * the compliance table, then keep reconciling until Ctrl-C (edits to the files are picked up).
+ * the compliance table, then keep reconciling on a schedule until Ctrl-C (edits to the files are
+ * picked up). Each reconcile is the reconcile workflow (statemachines/reconcile.asl.json), the
+ * same shape the AWS deployment runs from EventBridge Scheduler.
  */
 export async function runQuickstart(options: QuickstartOptions): Promise<void> {
-  const intervalMs = parseDuration(options.every);
+  // Checked before anything is opened: a typo fails fast with a ScheduleError.
+  const schedule = options.every !== undefined ? everySchedule(options.every) : parseSchedule(options.schedule ?? DEFAULT_QUICKSTART_SCHEDULE);
   const dir = options.dir ?? DEFAULT_DIR;
   const catalog = join(dir, 'catalog.yaml');
   const template = join(dir, 'template.yaml');
@@ -36,38 +56,37 @@ export async function runQuickstart(options: QuickstartOptions): Promise<void> {
     const sync = async () => {
       const applied = await runtime.applyFiles([catalog]);
       const imported = await runtime.importCloudFormation([template]);
-      const changed = applied.created.length + applied.configured.length + imported.created.length + imported.configured.length + imported.deleted.length;
-      return changed;
+      return applied.created.length + applied.configured.length + imported.created.length + imported.configured.length + imported.deleted.length;
     };
     const changed = await sync();
     console.log(`applied ${catalog} and imported ${template} (${changed} definition(s) created or changed)`);
-    const first = await reconcileWithProgress(runtime, 250);
-    console.log(`attested ${first.evaluated} pair(s) in ${first.durationMs} ms: ${first.passed} passed, ${first.failed} failed, ${first.errored} errored\n`);
+    const first = await runReconcileWorkflow(runtime, { signal: stop.signal });
+    console.log(`${describeRun(first)}\n`);
     const report = runtime.report();
     console.log(formatSummaryTable(report));
     console.log('');
     console.log(formatReportTable(report, true));
-    if (options.once) return;
-    console.log(`\nreconciling every ${options.every}; edit ${dir} to see changes; Ctrl-C to stop`);
-    while (!stop.signal.aborted) {
-      try {
-        await sleep(intervalMs, undefined, { signal: stop.signal });
-      } catch {
-        break;
-      }
-      try {
+    if (options.once || stop.signal.aborted) return;
+
+    console.log(`\nreconciling on ${schedule.expression}; edit ${dir} to see changes; Ctrl-C to stop`);
+    const scheduler = new LocalScheduler({
+      schedule,
+      run: async (signal) => {
         const changes = await sync();
-        const summary = await runtime.reconcile({ signal: stop.signal });
-        if (changes > 0 || summary.evaluated > 0) {
-          const r = runtime.report();
-          console.log(`\n[${new Date().toISOString()}] ${changes} definition change(s); attested ${summary.evaluated}: ${summary.passed} passed, ${summary.failed} failed, ${summary.errored} errored`);
-          console.log(formatSummaryTable(r));
-        }
-      } catch (error) {
-        // A bad edit is reported and the loop goes on with what is stored.
-        console.error(`[${new Date().toISOString()}] ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+        return { changes, summary: await runReconcileWorkflow(runtime, { signal }) };
+      },
+      onResult: ({ changes, summary }, run) => {
+        if (changes === 0 && summary.evaluated === 0 && summary.failedShards.length === 0) return;
+        const skipped = run.skipped > 0 ? ` (${run.skipped} fire time(s) skipped while the previous run went on)` : '';
+        console.log(`\n[${new Date().toISOString()}] ${changes} definition change(s); ${describeRun(summary)}${skipped}`);
+        console.log(formatSummaryTable(runtime.report()));
+      },
+      // A bad edit is reported and the schedule goes on with what is stored.
+      onError: (error) => console.error(`[${new Date().toISOString()}] ${error instanceof Error ? error.message : String(error)}`),
+    });
+    scheduler.start();
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await scheduler.stop();
     console.log('stopped');
   } finally {
     process.removeListener('SIGINT', onSignal);

@@ -1,6 +1,9 @@
 /** The attestation providers the engine can use, by the name manifests give in `spec.provider`. */
 import type { AttestationProvider } from '../core/ports/attestation-provider.ts';
 import { CelProvider } from './cel-provider.ts';
+import { HttpProvider } from './http-provider.ts';
+import { CommandProvider } from './command-provider.ts';
+import { FileProvider } from './file-provider.ts';
 
 export class ProviderRegistry {
   private readonly providers = new Map<string, AttestationProvider>();
@@ -29,7 +32,7 @@ export class ProviderRegistry {
   }
 }
 
-/** The built-in providers: `cel`. */
+/** The built-in providers: `cel`, `http`, and `file` / `command` (checks of the machine they run on, docs/agents.md). */
 export function defaultProviders(): ProviderRegistry {
-  return new ProviderRegistry([new CelProvider()]);
+  return new ProviderRegistry([new CelProvider(), new HttpProvider(), new FileProvider(), new CommandProvider()]);
 }

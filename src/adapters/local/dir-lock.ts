@@ -21,12 +21,7 @@ export class DirLock {
     // Two attempts: the second follows the removal of a stale lock.
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const fd = fs.openSync(file, 'wx');
-        try {
-          fs.writeSync(fd, `${process.pid}\n`);
-        } finally {
-          fs.closeSync(fd);
-        }
+        createWithPid(file);
         // Another process taking over the same stale lock may have replaced ours.
         if (readPid(file) !== process.pid) break;
         return new DirLock(file);
@@ -51,6 +46,32 @@ export class DirLock {
     if (this.released) return;
     this.released = true;
     if (readPid(this.file) === process.pid) fs.rmSync(this.file, { force: true });
+  }
+}
+
+/**
+ * Creates `file` holding this pid, failing with EEXIST when it exists. The pid is written to a
+ * private file first and hard-linked into place, so a process killed mid-way never leaves an
+ * empty lock (which the next process would have to wait out); where links are not supported it
+ * falls back to create-then-write.
+ */
+function createWithPid(file: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${process.pid}\n`);
+  try {
+    fs.linkSync(tmp, file);
+    return;
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  const fd = fs.openSync(file, 'wx');
+  try {
+    fs.writeSync(fd, `${process.pid}\n`);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -1,8 +1,9 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ComplianceEngine } from '../../core/compliance/engine.ts';
 import type { AnyDefinition } from '../../core/model.ts';
 import { indexDefinitions } from '../../core/manifest/references.ts';
 import type { AttestationProvider } from '../../core/ports/attestation-provider.ts';
+import type { ChangeRecord, Store } from '../../core/ports/store.ts';
 import { systemClock, type Clock } from '../../core/ports/clock.ts';
 import { buildReport, type ComplianceReport } from '../../core/report.ts';
 import { applyChangeRecords } from '../../core/use-cases/apply-change-records.ts';
@@ -12,6 +13,7 @@ import { reconcile, type ReconcileOptions, type ReconcileSummary } from '../../c
 import { defaultProviders, type ProviderRegistry } from '../../providers/registry.ts';
 import { CloudFormationSource, STACK_LABEL, STACK_TYPE } from '../../sources/cloudformation.ts';
 import { EmbeddedStore } from './embedded-store.ts';
+import { EVIDENCE_DIR, LocalEvidenceLedger } from './evidence-ledger.ts';
 import { loadManifestPaths } from './manifest-files.ts';
 
 export const DEFAULT_HOME = '.argus';
@@ -27,6 +29,17 @@ export interface LocalRuntimeOptions {
   readonly providers?: ProviderRegistry;
   /** @default true */
   readonly fsync?: boolean;
+  /** A store other than the embedded one (e.g. DynamoDB); the runtime closes it. @default the embedded store in `home` */
+  readonly store?: ChangeFeedStore;
+}
+
+/** A store with a change feed: listeners get every committed change (the embedded store, DynamoDB + stream poller). */
+export interface ChangeFeedStore extends Store {
+  subscribe(listener: (records: readonly ChangeRecord[]) => void): () => void;
+  /** Resolves once every write so far has reached the listeners (absent: delivery is synchronous). */
+  catchUp?(): Promise<void>;
+  /** Writes one transaction may hold (DynamoDB: 100). */
+  readonly maxTransactionWrites?: number;
 }
 
 /**
@@ -35,20 +48,23 @@ export interface LocalRuntimeOptions {
  */
 export class LocalRuntime {
   private constructor(
-    readonly store: EmbeddedStore,
+    readonly store: ChangeFeedStore,
     readonly engine: ComplianceEngine,
     readonly providers: ProviderRegistry,
     readonly clock: Clock,
     private readonly unsubscribe: () => void,
+    /** The evidence ledger under `<home>/evidence` (the store's lock covers it too). */
+    readonly evidence: LocalEvidenceLedger,
   ) {}
 
   static async open(options: LocalRuntimeOptions): Promise<LocalRuntime> {
     const clock = options.clock ?? systemClock;
-    const store = await EmbeddedStore.open({ dir: options.home, fsync: options.fsync ?? true, clock });
+    const store = options.store ?? (await EmbeddedStore.open({ dir: options.home, fsync: options.fsync ?? true, clock }));
     try {
       const engine = await loadEngine(store, clock.now());
+      const evidence = await LocalEvidenceLedger.open({ dir: join(options.home, EVIDENCE_DIR), fsync: options.fsync ?? true, clock });
       const unsubscribe = store.subscribe((records) => applyChangeRecords(engine, records));
-      return new LocalRuntime(store, engine, options.providers ?? defaultProviders(), clock, unsubscribe);
+      return new LocalRuntime(store, engine, options.providers ?? defaultProviders(), clock, unsubscribe, evidence);
     } catch (error) {
       await store.close();
       throw error;
@@ -65,7 +81,9 @@ export class LocalRuntime {
   }
 
   async apply(defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[] = []): Promise<ApplyOutcome> {
-    return applyDefinitions(this.store, defs, { deletes });
+    const outcome = await applyDefinitions(this.store, defs, { deletes });
+    await this.store.catchUp?.();
+    return outcome;
   }
 
   /**
@@ -85,7 +103,13 @@ export class LocalRuntime {
   }
 
   async reconcile(options: Pick<ReconcileOptions, 'onProgress' | 'signal' | 'batchSize'> = {}): Promise<ReconcileSummary> {
-    return reconcile({ store: this.store, engine: this.engine, providers: this.providers, clock: this.clock, ...options });
+    await this.store.catchUp?.();
+    // A store with a transaction limit (DynamoDB: 100) gets batches that fit; batches are for throughput only.
+    const max = this.store.maxTransactionWrites;
+    const batchSize = max === undefined ? options.batchSize : Math.min(options.batchSize ?? max, max);
+    const summary = await reconcile({ store: this.store, engine: this.engine, providers: this.providers, clock: this.clock, evidence: this.evidence, ...options, batchSize });
+    await this.store.catchUp?.();
+    return summary;
   }
 
   report(): ComplianceReport {
@@ -96,7 +120,11 @@ export class LocalRuntime {
 
   async close(): Promise<void> {
     this.unsubscribe();
-    await this.store.close();
+    try {
+      await this.evidence.close();
+    } finally {
+      await this.store.close();
+    }
   }
 
   private providerMap(): Map<string, AttestationProvider> {

@@ -15,6 +15,7 @@ import { isIdOnlySelector, selectorMatches, typeMatchesAny, type SelectableResou
 
 /** Upper bound on tree depth walked; a deeper chain is treated as a cycle and cut. */
 const MAX_DEPTH = 64;
+const NO_IMPLEMENTATIONS: readonly Implementation[] = Object.freeze([]);
 
 /**
  * All definitions by kind and name, with the indexes the engine needs: the resource tree
@@ -39,8 +40,8 @@ export class DefinitionIndex {
   /** Cascading implementations reaching a resource from it and its ancestors, by resource name. */
   private cascadeCache = new Map<string, readonly Implementation[]>();
   private cascadeSetCache = new Map<string, ReadonlySet<string>>();
-  /** (parent, type) → cascading implementations with an attestation for that type. */
-  private cascadeWithAttestationsCache = new Map<string, readonly Implementation[]>();
+  /** parent → type → cascading implementations with an attestation for that type. */
+  private cascadeWithAttestationsCache = new Map<string, Map<string, readonly Implementation[]>>();
   private implsByRequirementCache: Map<string, Implementation[]> | undefined;
   private requirementsByTypeCache: { byType: Map<string, Requirement[]>; general: Requirement[] } | undefined;
 
@@ -237,12 +238,15 @@ export class DefinitionIndex {
    * it). Sorted by name. This is the hot path of every evaluation, so the inherited part is
    * cached per (parent, type).
    */
-  relevantImplementations(r: Resource, applicableRequirements: ReadonlySet<string>): Implementation[] {
+  relevantImplementations(r: Resource, applicableRequirements: ReadonlySet<string>): readonly Implementation[] {
     const type = r.spec.type;
     const parent = r.spec.parent;
+    // Common case: nothing beyond the cached inherited list with attestations for this type.
+    const base = parent === undefined ? NO_IMPLEMENTATIONS : this.cascadingWithAttestations(parent, type, r.metadata.name);
+    if (!this.addsToInherited(r, applicableRequirements)) return base;
     const out = new Map<string, Implementation>();
     if (parent !== undefined) {
-      for (const impl of this.cascadingWithAttestations(parent, type, r.metadata.name)) out.set(impl.metadata.name, impl);
+      for (const impl of base) out.set(impl.metadata.name, impl);
       if (applicableRequirements.size > 0) {
         const inherited = this.cascadingSet(parent, r.metadata.name);
         for (const q of applicableRequirements) {
@@ -258,6 +262,31 @@ export class DefinitionIndex {
     const list = [...out.values()];
     if (list.length > 1) list.sort((x, y) => (x.metadata.name < y.metadata.name ? -1 : x.metadata.name > y.metadata.name ? 1 : 0));
     return list;
+  }
+
+  /**
+   * Whether `relevantImplementations` holds more than the inherited implementations with an
+   * attestation for the resource's type: an inherited one acting through a requirement only, or
+   * one targeting the resource itself that is not also inherited with an attestation.
+   */
+  private addsToInherited(r: Resource, applicableRequirements: ReadonlySet<string>): boolean {
+    const type = r.spec.type;
+    const parent = r.spec.parent;
+    const inherited = parent === undefined ? undefined : this.cascadingSet(parent, r.metadata.name);
+    if (inherited && applicableRequirements.size > 0) {
+      for (const q of applicableRequirements) {
+        for (const impl of this.implementationsOf(q)) {
+          if (inherited.has(impl.metadata.name) && this.applicableAttestations(impl, type).length === 0) return true;
+        }
+      }
+    }
+    for (const impl of this.implementationsTargeting(r)) {
+      const acts = this.applicableAttestations(impl, type).length > 0;
+      if (acts && inherited?.has(impl.metadata.name)) continue;
+      if (acts) return true;
+      for (const q of impl.spec.requirements) if (applicableRequirements.has(q)) return true;
+    }
+    return false;
   }
 
   /** Implementations listing a requirement. */
@@ -277,11 +306,12 @@ export class DefinitionIndex {
   }
 
   private cascadingWithAttestations(parent: string, type: string, child: string): readonly Implementation[] {
-    const key = `${parent}\u0000${type}`;
-    let list = this.cascadeWithAttestationsCache.get(key);
+    let byType = this.cascadeWithAttestationsCache.get(parent);
+    if (!byType) this.cascadeWithAttestationsCache.set(parent, (byType = new Map()));
+    let list = byType.get(type);
     if (!list) {
       list = this.cascadingFrom(parent, new Set([child])).filter((i) => this.applicableAttestations(i, type).length > 0);
-      this.cascadeWithAttestationsCache.set(key, list);
+      byType.set(type, list);
     }
     return list;
   }

@@ -7,6 +7,8 @@ import { MinHeap } from './min-heap.ts';
 import { rollUp, type EffectiveState } from './roll-up.ts';
 
 const NO_REQUIREMENTS: ReadonlySet<string> = new Set();
+/** Parent chains up to this long are walked without a visited set; longer ones may be cycles. */
+const SHORT_CHAIN = 32;
 
 /** One (resource, attestation) pair that needs a run. */
 export interface WorkItem {
@@ -111,6 +113,8 @@ export class ComplianceEngine {
   flush(): FlushStats {
     const rollupSet = new Set<string>(this.rollupDirty);
     this.rollupDirty.clear();
+    /** Resources whose whole ancestor chain is already in `rollupSet`: a later walk stops there. */
+    const chained = new Set<string>();
     let evaluated = 0;
     for (const name of this.dirty) {
       const e = evaluateResource(this.index, name, this.results.get(name), this.currentTime);
@@ -119,7 +123,7 @@ export class ComplianceEngine {
         this.evaluations.set(name, e);
         this.scheduleExpiry(name, e.nextChangeAt);
         rollupSet.add(name);
-        for (const a of this.index.ancestorNames(name)) rollupSet.add(a);
+        this.addAncestors(name, rollupSet, chained);
       } else {
         this.evaluations.delete(name);
         this.effectiveByResource.delete(name);
@@ -127,20 +131,62 @@ export class ComplianceEngine {
       }
     }
     this.dirty.clear();
-    // Deepest first, so every child's roll-up is current before its parent's.
-    const ordered = [...rollupSet]
-      .filter((n) => this.index.resources.has(n))
-      .map((n) => ({ n, depth: this.index.ancestorNames(n).length }))
-      .sort((a, b) => b.depth - a.depth);
-    for (const { n } of ordered) {
-      const children: Map<string, EffectiveState>[] = [];
-      for (const c of this.index.children.get(n) ?? []) {
-        const eff = this.effectiveByResource.get(c);
-        if (eff && this.index.resources.has(c)) children.push(eff);
-      }
-      this.effectiveByResource.set(n, rollUp(this.evaluations.get(n)?.requirements, children));
+    // Deepest first, so every child's roll-up is current before its parent's; within a depth,
+    // in insertion order (buckets instead of a sort).
+    const byDepth: string[][] = [];
+    let rolledUp = 0;
+    for (const n of rollupSet) {
+      if (!this.index.resources.has(n)) continue;
+      const depth = this.depthOf(n);
+      (byDepth[depth] ??= []).push(n);
+      rolledUp++;
     }
-    return { evaluated, rolledUp: ordered.length };
+    const children: Map<string, EffectiveState>[] = [];
+    for (let depth = byDepth.length - 1; depth >= 0; depth--) {
+      for (const n of byDepth[depth] ?? []) {
+        children.length = 0;
+        const names = this.index.children.get(n);
+        if (names) {
+          for (const c of names) {
+            const eff = this.effectiveByResource.get(c);
+            if (eff && this.index.resources.has(c)) children.push(eff);
+          }
+        }
+        this.effectiveByResource.set(n, rollUp(this.evaluations.get(n)?.requirements, children));
+      }
+    }
+    return { evaluated, rolledUp };
+  }
+
+  /** Adds the existing ancestors of `name` to `into`, stopping at one whose chain is already there. */
+  private addAncestors(name: string, into: Set<string>, chained: Set<string>): void {
+    let steps = 0;
+    let parent = this.index.resources.get(name)?.spec.parent;
+    while (parent !== undefined && parent !== name && !chained.has(parent)) {
+      const def = this.index.resources.get(parent);
+      if (!def) break;
+      into.add(parent);
+      if (++steps > SHORT_CHAIN) {
+        // Long chain or a cycle: the exact walk, which stops at a repeat.
+        for (const a of this.index.ancestorNames(name)) into.add(a);
+        return;
+      }
+      parent = def.spec.parent;
+    }
+    chained.add(name);
+  }
+
+  /** Number of existing ancestors (the length of `ancestorNames`), without building the list. */
+  private depthOf(name: string): number {
+    let depth = 0;
+    let parent = this.index.resources.get(name)?.spec.parent;
+    while (parent !== undefined && parent !== name) {
+      const def = this.index.resources.get(parent);
+      if (!def) return depth;
+      if (++depth > SHORT_CHAIN) return this.index.ancestorNames(name).length;
+      parent = def.spec.parent;
+    }
+    return depth;
   }
 
   evaluation(resource: string): ResourceEvaluation | undefined {
@@ -178,8 +224,15 @@ export class ComplianceEngine {
     const out = new Map<string, RunContext>();
     const r = this.index.resources.get(resource);
     if (!r) return out;
+    // Filled in below, before anyone else sees them.
     const versions = new Map<string, Record<string, number>>();
-    for (const a of attestations) if (this.index.attestationDigest(a) !== undefined) versions.set(a, {});
+    for (const a of attestations) {
+      const attestationDigest = this.index.attestationDigest(a);
+      if (attestationDigest === undefined) continue;
+      const requirementVersions: Record<string, number> = {};
+      versions.set(a, requirementVersions);
+      out.set(a, { attestationDigest, resourceDigest: r.spec.digest, requirementVersions });
+    }
     // Only implementations with an attestation for this type can have run one of these.
     for (const impl of this.index.relevantImplementations(r, NO_REQUIREMENTS)) {
       for (const a of this.index.applicableAttestations(impl, r.spec.type)) {
@@ -190,9 +243,6 @@ export class ComplianceEngine {
           if (def) record[req] = def.spec.version;
         }
       }
-    }
-    for (const [a, requirementVersions] of versions) {
-      out.set(a, { attestationDigest: this.index.attestationDigest(a) as string, resourceDigest: r.spec.digest, requirementVersions });
     }
     return out;
   }

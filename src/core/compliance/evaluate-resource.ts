@@ -1,4 +1,5 @@
 import type {
+  Attestation,
   AttestationResult,
   ComplianceReason,
   ComplianceStatus,
@@ -48,11 +49,24 @@ export function staleReason(
   now: number,
 ): StaleReason | undefined {
   const attestation = index.attestations.get(result.attestation);
-  if (!attestation || index.attestationDigest(result.attestation) !== result.attestationDigest) return 'AttestationChanged';
+  return attestation ? staleReasonOf(index, attestation, result, resourceDigest, now) : 'AttestationChanged';
+}
+
+function staleReasonOf(
+  index: DefinitionIndex,
+  attestation: Attestation,
+  result: AttestationResult,
+  resourceDigest: string,
+  now: number,
+): StaleReason | undefined {
+  if (index.attestationDigest(attestation.metadata.name) !== result.attestationDigest) return 'AttestationChanged';
   if (result.resourceDigest !== resourceDigest) return 'ResourceChanged';
-  for (const [req, version] of Object.entries(result.requirementVersions)) {
+  const versions = result.requirementVersions;
+  // for-in, not Object.entries: this runs for every result of every evaluated resource.
+  for (const req in versions) {
+    if (!Object.hasOwn(versions, req)) continue;
     const current = index.requirements.get(req);
-    if (current && current.spec.version !== version) return 'RequirementVersionChanged';
+    if (current && current.spec.version !== versions[req]) return 'RequirementVersionChanged';
   }
   if (now >= expiresAt(result, attestation.spec.freshnessMs)) return 'Expired';
   return undefined;
@@ -68,10 +82,20 @@ export function implementationsReaching(index: DefinitionIndex, resourceName: st
   return index.implementationsReaching(resourceName);
 }
 
+/** How an implementation resolves on one resource, from the states of its applicable attestations. */
+interface ImplResolution {
+  readonly resolution: Resolution;
+  /** Some attestation is Errored. */
+  readonly errored: boolean;
+  /** It has no attestation for the resource's type. */
+  readonly empty: boolean;
+}
+
 /**
  * Derives the state of one resource from the definitions, its own results and the time: the
  * ResourceImplementations that reach it, their ResourceAttestations, and the own status of every
  * requirement that applies to it. Pure; the from-scratch and incremental paths both call it.
+ * It runs for every resource a change touches, so it avoids closures and per-call indexes.
  */
 export function evaluateResource(
   index: DefinitionIndex,
@@ -81,51 +105,64 @@ export function evaluateResource(
 ): ResourceEvaluation | undefined {
   const resource = index.resources.get(resourceName);
   if (!resource) return undefined;
+  const type = resource.spec.type;
+  const digest = resource.spec.digest;
   let nextChangeAt = Number.POSITIVE_INFINITY;
-
-  const attestations = new Map<string, ResourceAttestationState>();
-  const attestationState = (name: string): ResourceAttestationState => {
-    let state = attestations.get(name);
-    if (state) return state;
-    const result = results?.get(name);
-    if (!result) {
-      state = { resource: resourceName, attestation: name, status: 'Pending' };
-    } else {
-      const reason = staleReason(index, result, resource.spec.digest, now);
-      if (reason) {
-        state = { resource: resourceName, attestation: name, status: 'Stale', staleReason: reason, result };
-      } else {
-        const freshness = index.attestations.get(name)?.spec.freshnessMs ?? 0;
-        nextChangeAt = Math.min(nextChangeAt, expiresAt(result, freshness));
-        state = { resource: resourceName, attestation: name, status: result.outcome, result };
-      }
-    }
-    attestations.set(name, state);
-    return state;
-  };
 
   // Requirements that apply to this resource, found through the by-type index.
   const view = selectable(resource);
-  const candidates = index.candidateRequirements(resource.spec.type);
+  const candidates = index.candidateRequirements(type);
   const applicableRequirements: Requirement[] = [];
-  for (const req of candidates.exact) if (selectorMatches(req.spec.appliesTo, view)) applicableRequirements.push(req);
-  for (const req of candidates.general) if (selectorMatches(req.spec.appliesTo, view)) applicableRequirements.push(req);
-  const applicableNames = new Set(applicableRequirements.map((r) => r.metadata.name));
+  const applicableNames = new Set<string>();
+  for (const req of candidates.exact) {
+    if (selectorMatches(req.spec.appliesTo, view)) {
+      applicableRequirements.push(req);
+      applicableNames.add(req.metadata.name);
+    }
+  }
+  for (const req of candidates.general) {
+    if (selectorMatches(req.spec.appliesTo, view)) {
+      applicableRequirements.push(req);
+      applicableNames.add(req.metadata.name);
+    }
+  }
 
   // A reaching implementation is materialised only where it does something: it has an
   // attestation for this type, or one of its requirements applies here.
+  const attestations = new Map<string, ResourceAttestationState>();
   const implementations = new Map<string, ResourceImplementationState>();
-  const resolutions = new Map<string, { resolution: Resolution; errored: boolean; empty: boolean }>();
   const reaching = index.relevantImplementations(resource, applicableNames);
+  const resolutions: ImplResolution[] = [];
   for (const impl of reaching) {
-    const applicable = index.applicableAttestations(impl, resource.spec.type);
-    const states = applicable.map(attestationState);
-    const resolution = resolve(impl.spec.policy, states);
-    resolutions.set(impl.metadata.name, {
-      resolution,
-      errored: states.some((s) => s.status === 'Errored'),
-      empty: states.length === 0,
-    });
+    const applicable = index.applicableAttestations(impl, type);
+    let passed = 0;
+    let failed = 0;
+    let errored = false;
+    for (const name of applicable) {
+      let state = attestations.get(name);
+      if (!state) {
+        const result = results?.get(name);
+        if (!result) {
+          state = { resource: resourceName, attestation: name, status: 'Pending' };
+        } else {
+          const attestation = index.attestations.get(name);
+          const reason = attestation ? staleReasonOf(index, attestation, result, digest, now) : 'AttestationChanged';
+          if (reason) {
+            state = { resource: resourceName, attestation: name, status: 'Stale', staleReason: reason, result };
+          } else {
+            const at = expiresAt(result, attestation?.spec.freshnessMs ?? 0);
+            if (at < nextChangeAt) nextChangeAt = at;
+            state = { resource: resourceName, attestation: name, status: result.outcome, result };
+          }
+        }
+        attestations.set(name, state);
+      }
+      if (state.status === 'Passed') passed++;
+      else if (state.status === 'Failed') failed++;
+      else if (state.status === 'Errored') errored = true;
+    }
+    const resolution = resolve(impl.spec.policy, applicable.length, passed, failed);
+    resolutions.push(resolutionOf(resolution, errored, applicable.length === 0));
     implementations.set(impl.metadata.name, {
       resource: resourceName,
       implementation: impl.metadata.name,
@@ -137,64 +174,102 @@ export function evaluateResource(
   const requirements = new Map<string, OwnRequirementState>();
   for (const req of applicableRequirements) {
     const name = req.metadata.name;
-    const implsOfReq = reaching.filter((i) => i.spec.requirements.includes(name));
-    const implNames = implsOfReq.map((i) => i.metadata.name);
-    const waiver = activeWaiver(index, name, view, now);
+    // Indexes in `reaching` of the implementations of this requirement.
+    const implsOfReq: number[] = [];
+    const implNames: string[] = [];
+    for (let i = 0; i < reaching.length; i++) {
+      const impl = reaching[i] as Implementation;
+      if (impl.spec.requirements.includes(name)) {
+        implsOfReq.push(i);
+        implNames.push(impl.metadata.name);
+      }
+    }
+    const waiver = index.waivers.size === 0 ? undefined : activeWaiver(index, name, view, now);
     if (waiver) {
       nextChangeAt = Math.min(nextChangeAt, waiver.spec.expiresAt);
       requirements.set(name, { resource: resourceName, requirement: name, status: 'Exempt', reason: 'Waived', implementations: implNames, waiver: waiver.metadata.name });
       continue;
     }
-    const { status, reason } = requirementStatus(req.spec.requiredImplementationClasses, implsOfReq, resolutions);
+    const { status, reason } = requirementStatus(req.spec.requiredImplementationClasses, reaching, implsOfReq, resolutions);
     requirements.set(name, { resource: resourceName, requirement: name, status, reason, implementations: implNames });
   }
 
   return { resource: resourceName, attestations, implementations, requirements, nextChangeAt };
 }
 
-function resolve(policy: 'all' | 'any', states: readonly ResourceAttestationState[]): Resolution {
-  if (states.length === 0) return 'Invalid';
+/** `all`: every attestation passed; `any`: one did. Counts of Passed and Failed among `total` states. */
+function resolve(policy: 'all' | 'any', total: number, passed: number, failed: number): Resolution {
+  if (total === 0) return 'Invalid';
   if (policy === 'all') {
-    if (states.some((s) => s.status === 'Failed')) return 'Invalid';
-    return states.every((s) => s.status === 'Passed') ? 'Valid' : 'Unknown';
+    if (failed > 0) return 'Invalid';
+    return passed === total ? 'Valid' : 'Unknown';
   }
-  if (states.some((s) => s.status === 'Passed')) return 'Valid';
-  return states.every((s) => s.status === 'Failed') ? 'Invalid' : 'Unknown';
+  if (passed > 0) return 'Valid';
+  return failed > 0 ? 'Invalid' : 'Unknown';
+}
+
+/** Shared, frozen resolutions (there are only twelve), by resolution then `errored * 2 + empty`. */
+const RESOLUTION_TABLE: Readonly<Record<Resolution, readonly ImplResolution[]>> = {
+  Valid: resolutionsFor('Valid'),
+  Unknown: resolutionsFor('Unknown'),
+  Invalid: resolutionsFor('Invalid'),
+};
+
+function resolutionsFor(resolution: Resolution): readonly ImplResolution[] {
+  return [0, 1, 2, 3].map((i) => Object.freeze({ resolution, errored: (i & 2) !== 0, empty: (i & 1) !== 0 }));
+}
+
+function resolutionOf(resolution: Resolution, errored: boolean, empty: boolean): ImplResolution {
+  return RESOLUTION_TABLE[resolution][(errored ? 2 : 0) + (empty ? 1 : 0)] as ImplResolution;
 }
 
 const RESOLUTION_RANK: Readonly<Record<Resolution, number>> = { Valid: 0, Unknown: 1, Invalid: 2 };
 
+/** Shared results of `requirementStatus` (status and reason only; never mutated). */
+const STATUS = {
+  noImplementation: Object.freeze({ status: 'NonCompliant', reason: 'NoImplementation' }),
+  missingClass: Object.freeze({ status: 'NonCompliant', reason: 'MissingImplementationClass' }),
+  compliant: Object.freeze({ status: 'Compliant', reason: 'Implemented' }),
+  erroredUnknown: Object.freeze({ status: 'Unknown', reason: 'AttestationErrored' }),
+  pending: Object.freeze({ status: 'Unknown', reason: 'AttestationPending' }),
+  noApplicable: Object.freeze({ status: 'NonCompliant', reason: 'NoApplicableAttestation' }),
+  failed: Object.freeze({ status: 'NonCompliant', reason: 'AttestationFailed' }),
+} as const satisfies Record<string, { status: ComplianceStatus; reason: ComplianceReason }>;
+
 /**
  * With required classes, each class must be covered by its best implementation and the
  * requirement is as good as its worst class; without, the best implementation decides.
+ * `impls` are indexes into `reaching` and `resolutions`.
  */
 function requirementStatus(
   requiredClasses: readonly string[],
-  impls: readonly Implementation[],
-  resolutions: ReadonlyMap<string, { resolution: Resolution; errored: boolean; empty: boolean }>,
-): { status: ComplianceStatus; reason: ComplianceReason } {
-  if (impls.length === 0) return { status: 'NonCompliant', reason: 'NoImplementation' };
-  const groups: Implementation[][] =
-    requiredClasses.length === 0 ? [[...impls]] : requiredClasses.map((c) => impls.filter((i) => i.spec.class === c));
-  if (groups.some((g) => g.length === 0)) return { status: 'NonCompliant', reason: 'MissingImplementationClass' };
-
+  reaching: readonly Implementation[],
+  impls: readonly number[],
+  resolutions: readonly ImplResolution[],
+): { readonly status: ComplianceStatus; readonly reason: ComplianceReason } {
+  if (impls.length === 0) return STATUS.noImplementation;
   let worst: Resolution = 'Valid';
   let errored = false;
   let allEmpty = true;
-  for (const group of groups) {
+  const groups = requiredClasses.length === 0 ? 1 : requiredClasses.length;
+  for (let g = 0; g < groups; g++) {
+    const cls = requiredClasses.length === 0 ? undefined : requiredClasses[g];
     let best: Resolution = 'Invalid';
-    for (const impl of group) {
-      const r = resolutions.get(impl.metadata.name);
-      if (!r) continue;
+    let members = 0;
+    for (const i of impls) {
+      if (cls !== undefined && (reaching[i] as Implementation).spec.class !== cls) continue;
+      members++;
+      const r = resolutions[i] as ImplResolution;
       if (RESOLUTION_RANK[r.resolution] < RESOLUTION_RANK[best]) best = r.resolution;
       if (r.resolution === 'Unknown' && r.errored) errored = true;
       if (!r.empty) allEmpty = false;
     }
+    if (members === 0) return STATUS.missingClass;
     if (RESOLUTION_RANK[best] > RESOLUTION_RANK[worst]) worst = best;
   }
-  if (worst === 'Valid') return { status: 'Compliant', reason: 'Implemented' };
-  if (worst === 'Unknown') return { status: 'Unknown', reason: errored ? 'AttestationErrored' : 'AttestationPending' };
-  return { status: 'NonCompliant', reason: allEmpty ? 'NoApplicableAttestation' : 'AttestationFailed' };
+  if (worst === 'Valid') return STATUS.compliant;
+  if (worst === 'Unknown') return errored ? STATUS.erroredUnknown : STATUS.pending;
+  return allEmpty ? STATUS.noApplicable : STATUS.failed;
 }
 
 function activeWaiver(index: DefinitionIndex, requirement: string, view: ReturnType<typeof selectable>, now: number): Waiver | undefined {

@@ -53,7 +53,11 @@ export class MinHeap<T> {
   }
 
   private swap(a: number, b: number): void {
-    [this.priorities[a], this.priorities[b]] = [this.priorities[b] as number, this.priorities[a] as number];
-    [this.values[a], this.values[b]] = [this.values[b] as T, this.values[a] as T];
+    const p = this.priorities[a] as number;
+    this.priorities[a] = this.priorities[b] as number;
+    this.priorities[b] = p;
+    const v = this.values[a] as T;
+    this.values[a] = this.values[b] as T;
+    this.values[b] = v;
   }
 }

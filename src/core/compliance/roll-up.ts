@@ -23,26 +23,43 @@ export function rollUp(
   own: ReadonlyMap<string, OwnRequirementState> | undefined,
   children: Iterable<ReadonlyMap<string, EffectiveState>>,
 ): Map<string, EffectiveState> {
-  const worstChild = new Map<string, ComplianceStatus>();
+  let worstChild: Map<string, ComplianceStatus> | undefined;
   for (const child of children) {
+    if (child.size === 0) continue;
+    worstChild ??= new Map();
     for (const [req, state] of child) {
       const current = worstChild.get(req);
       if (current === undefined || COMPLIANCE_RANK[state.status] > COMPLIANCE_RANK[current]) worstChild.set(req, state.status);
     }
   }
   const out = new Map<string, EffectiveState>();
-  for (const [req, state] of own ?? []) {
-    const child = worstChild.get(req);
-    if (child !== undefined && COMPLIANCE_RANK[child] > COMPLIANCE_RANK[state.status]) {
-      out.set(req, { status: child, reason: REASON_FROM_CHILD[child] });
-    } else {
-      out.set(req, { status: state.status, reason: state.reason });
+  if (own) {
+    for (const [req, state] of own) {
+      const child = worstChild?.get(req);
+      if (child !== undefined && COMPLIANCE_RANK[child] > COMPLIANCE_RANK[state.status]) {
+        out.set(req, effectiveState(child, REASON_FROM_CHILD[child]));
+      } else {
+        out.set(req, effectiveState(state.status, state.reason));
+      }
     }
   }
-  for (const [req, status] of worstChild) {
-    if (!out.has(req)) out.set(req, { status, reason: REASON_FROM_CHILD[status] });
+  if (worstChild) {
+    for (const [req, status] of worstChild) {
+      if (!out.has(req)) out.set(req, effectiveState(status, REASON_FROM_CHILD[status]));
+    }
   }
   return out;
+}
+
+/** Effective states are shared and frozen: only a few (status, reason) pairs exist. */
+const EFFECTIVE_STATES = new Map<ComplianceStatus, Map<ComplianceReason, EffectiveState>>();
+
+function effectiveState(status: ComplianceStatus, reason: ComplianceReason): EffectiveState {
+  let byReason = EFFECTIVE_STATES.get(status);
+  if (!byReason) EFFECTIVE_STATES.set(status, (byReason = new Map()));
+  let state = byReason.get(reason);
+  if (!state) byReason.set(reason, (state = Object.freeze({ status, reason })));
+  return state;
 }
 
 export function sameEffective(a: ReadonlyMap<string, EffectiveState> | undefined, b: ReadonlyMap<string, EffectiveState>): boolean {

@@ -1,5 +1,5 @@
 import { ComplianceEngine } from '../compliance/engine.ts';
-import { definitionKey, resultsKey } from '../keys.ts';
+import { definitionKey, resultsPartitions } from '../keys.ts';
 import { DEFINITION_KINDS, type AnyDefinition, type AttestationResult } from '../model.ts';
 import { queryAll, type Store } from '../ports/store.ts';
 import type { ResultsItem } from '../results-item.ts';
@@ -15,8 +15,9 @@ export async function loadDefinitions(store: Store): Promise<AnyDefinition[]> {
 }
 
 export async function loadResults(store: Store): Promise<AttestationResult[]> {
-  const items = await queryAll<ResultsItem>(store, resultsKey('').pk);
-  return items.flatMap((item) => Object.values(item.data.results));
+  // One query per results shard (see keys.ts), in parallel.
+  const shards = await Promise.all(resultsPartitions().map((pk) => queryAll<ResultsItem>(store, pk)));
+  return shards.flat().flatMap((item) => Object.values(item.data.results));
 }
 
 /** Builds the engine from what the store holds: the start-up path after any crash. */

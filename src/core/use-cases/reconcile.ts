@@ -1,11 +1,14 @@
 import type { ComplianceEngine, RunContext } from '../compliance/engine.ts';
 import { sha256Hex } from '../digest.ts';
+import { ArgusError } from '../errors.ts';
 import { resultsKey } from '../keys.ts';
 import type { Attestation, AttestationResult, Resource } from '../model.ts';
 import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-provider.ts';
 import type { Clock } from '../ports/clock.ts';
+import type { EvidenceLedger, EvidenceRecord } from '../ports/evidence-ledger.ts';
 import type { Store, WriteOp } from '../ports/store.ts';
 import type { ResultsItem } from '../results-item.ts';
+import { agentOwnerOf } from '../work/ownership.ts';
 
 export interface ProviderLookup {
   get(name: string): AttestationProvider | undefined;
@@ -27,6 +30,8 @@ export interface ReconcileOptions {
   readonly onProgress?: (progress: ReconcileProgress) => void;
   /** Stops between batches: committed batches stay, the rest stays due. */
   readonly signal?: AbortSignal;
+  /** When given, every result and its output is appended here before the batch commits. */
+  readonly evidence?: EvidenceLedger;
 }
 
 export interface ReconcileSummary {
@@ -52,6 +57,8 @@ export function planDueWork(engine: ComplianceEngine, now: number): { due: DueWo
   const due: DueWork = new Map();
   let planned = 0;
   for (const { resource, attestation } of engine.dueWork()) {
+    // Agent-owned pairs are pulled by their agent as work items (src/core/work), not run here.
+    if (agentOwnerOf(engine, resource) !== undefined) continue;
     let list = due.get(resource);
     if (!list) due.set(resource, (list = []));
     list.push(attestation);
@@ -75,6 +82,7 @@ export interface AttestDeps {
   readonly engine: ComplianceEngine;
   readonly providers: ProviderLookup;
   readonly clock: Clock;
+  readonly evidence?: EvidenceLedger;
 }
 
 export interface BatchCounts {
@@ -99,6 +107,7 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
   const { store, engine, providers, clock } = deps;
   const counts = emptyCounts();
   const ops: WriteOp[] = [];
+  const evidence: EvidenceRecord[] | undefined = deps.evidence ? [] : undefined;
   for (const [name, attestations] of batch) {
     const resource = engine.index.resources.get(name);
     if (!resource) continue;
@@ -110,7 +119,7 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
       const attestation = engine.index.attestations.get(attName);
       const context = contexts.get(attName);
       if (!attestation || !context) continue;
-      const pending = runOne(providers, attestation, resource, context, clock);
+      const pending = runOne(providers, attestation, resource, context, clock, evidence);
       // Synchronous providers (CEL) return the result itself: no promise, no microtask per pair.
       const result = pending instanceof Promise ? await pending : pending;
       results[attName] = result;
@@ -122,6 +131,8 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
     const item: ResultsItem = { resource: name, results };
     ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
   }
+  // Evidence first: a result is never committed without its ledger entry.
+  if (deps.evidence && evidence && evidence.length > 0) await deps.evidence.appendBatch(evidence);
   if (ops.length > 0) await store.transact(ops);
   counts.writes = ops.length;
   return counts;
@@ -143,6 +154,8 @@ export function addCounts(into: BatchCounts, more: BatchCounts): void {
 export async function reconcile(options: ReconcileOptions): Promise<ReconcileSummary> {
   const { engine, clock } = options;
   const batchSize = options.batchSize ?? 250;
+  // A batch size of 0 or less would loop forever; NaN would silently attest nothing.
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ArgusError('INVALID_ARGUMENT', `batchSize must be a positive integer, got ${batchSize}`, { batchSize });
   const startedAt = clock.now();
   const { due, planned } = planDueWork(engine, startedAt);
   const counts = emptyCounts();
@@ -166,12 +179,13 @@ function runOne(
   resource: Resource,
   context: RunContext,
   clock: Clock,
+  evidence: EvidenceRecord[] | undefined,
 ): AttestationResult | Promise<AttestationResult> {
   const started = clock.now();
   const outcome = attempt(providers.get(attestation.spec.provider), attestation, resource);
   return outcome instanceof Promise
-    ? outcome.then((o) => toResult(o, attestation, resource, context, started, clock))
-    : toResult(outcome, attestation, resource, context, started, clock);
+    ? outcome.then((o) => toResult(o, attestation, resource, context, started, clock, evidence))
+    : toResult(outcome, attestation, resource, context, started, clock, evidence);
 }
 
 function toResult(
@@ -181,9 +195,11 @@ function toResult(
   context: RunContext,
   started: number,
   clock: Clock,
+  evidence: EvidenceRecord[] | undefined,
 ): AttestationResult {
   // The evidence digest is over the output as stored (JSON), so it can be checked byte for byte.
-  return {
+  // One object per run: without output, evidenceDigest is undefined, which JSON leaves out.
+  const result: AttestationResult = {
     resource: resource.metadata.name,
     attestation: attestation.metadata.name,
     outcome: outcome.outcome,
@@ -193,23 +209,42 @@ function toResult(
     attestationDigest: context.attestationDigest,
     resourceDigest: context.resourceDigest,
     requirementVersions: context.requirementVersions,
-    ...(outcome.output === undefined ? {} : { evidenceDigest: `sha256:${sha256Hex(JSON.stringify(outcome.output))}` }),
+    evidenceDigest: outcome.output === undefined ? undefined : evidenceDigestOf(outcome.output),
   };
+  // The output goes to the evidence ledger beside its result (results in run order).
+  evidence?.push({ result, output: outcome.output });
+  return result;
+}
+
+/** Digests by output text: a rule's outputs repeat across resources (CEL: expression and value). */
+const evidenceDigests = new Map<string, string>();
+const EVIDENCE_DIGESTS_KEPT = 4096;
+
+function evidenceDigestOf(output: unknown): string {
+  const text = JSON.stringify(output);
+  let digest = evidenceDigests.get(text);
+  if (digest === undefined) {
+    digest = `sha256:${sha256Hex(text)}`;
+    if (evidenceDigests.size >= EVIDENCE_DIGESTS_KEPT) evidenceDigests.clear();
+    evidenceDigests.set(text, digest);
+  }
+  return digest;
 }
 
 function attempt(provider: AttestationProvider | undefined, attestation: Attestation, resource: Resource): ProviderOutcome | Promise<ProviderOutcome> {
   if (!provider) return { outcome: 'Errored', message: `unknown provider "${attestation.spec.provider}"` };
-  const threw = (error: unknown): ProviderOutcome => ({
-    outcome: 'Errored',
-    message: `provider ${provider.name} threw: ${error instanceof Error ? error.message : String(error)}`,
-  });
   try {
     const value = provider.attest(attestation, resource);
     // Synchronous providers (CEL) skip the timer: their own bound applies.
-    return value instanceof Promise ? withTimeout(value, attestation.spec.timeoutMs).catch(threw) : value;
+    return value instanceof Promise ? withTimeout(value, attestation.spec.timeoutMs).catch((error: unknown) => threw(provider, error)) : value;
   } catch (error) {
-    return threw(error);
+    return threw(provider, error);
   }
+}
+
+// Module level, not a closure per run: this sits on the path of every attestation.
+function threw(provider: AttestationProvider, error: unknown): ProviderOutcome {
+  return { outcome: 'Errored', message: `provider ${provider.name} threw: ${error instanceof Error ? error.message : String(error)}` };
 }
 
 function withTimeout(promise: Promise<ProviderOutcome>, ms: number): Promise<ProviderOutcome> {

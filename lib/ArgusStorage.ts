@@ -1,0 +1,143 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { TABLE_ATTR, TABLE_INDEX } from '../src/core/table-design.ts';
+
+/** How S3 Object Lock protects evidence objects by default. */
+export interface EvidenceRetention {
+  /**
+   * `GOVERNANCE`: users with `s3:BypassGovernanceRetention` can still delete early.
+   * `COMPLIANCE`: nobody can, the account root included, until the retention passes.
+   * @default 'GOVERNANCE'
+   */
+  readonly mode?: 'GOVERNANCE' | 'COMPLIANCE';
+  /** @default Duration.days(365) */
+  readonly duration?: Duration;
+}
+
+export interface ArgusStorageProps {
+  /**
+   * What happens to the table, key and buckets when they leave the stack. Keep RETAIN for real
+   * deployments: the table and the evidence are the system of record.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * DynamoDB deletion protection on the table.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /** @default { mode: 'GOVERNANCE', duration: Duration.days(365) } */
+  readonly evidenceRetention?: EvidenceRetention;
+}
+
+/**
+ * Argus's stateful resources: the single DynamoDB table (stream NEW_AND_OLD_IMAGES, point-in-time
+ * recovery, customer managed KMS key, deletion protection), the S3 evidence bucket with Object
+ * Lock, and the bucket that receives the evidence bucket's access logs. Put it in a stack of its
+ * own (see ArgusDataStack) so that the stateless control plane can be replaced freely.
+ *
+ * @example
+ * const storage = new ArgusStorage(dataStack, 'Storage');
+ * new ArgusControlPlane(appStack, 'Argus', { storage });
+ */
+export class ArgusStorage extends Construct {
+  /** Encrypts the table, the evidence bucket and the stream's on-failure queue. */
+  readonly key: kms.Key;
+  readonly table: dynamodb.Table;
+  /** Evidence (provider outputs, ledger checkpoints): versioned, Object Lock on. */
+  readonly evidenceBucket: s3.Bucket;
+  /** Server access logs of the evidence bucket. */
+  readonly accessLogsBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: ArgusStorageProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const autoDelete = removalPolicy === RemovalPolicy.DESTROY;
+
+    this.key = new kms.Key(this, 'Key', {
+      description: 'Argus: table, evidence and queue encryption',
+      enableKeyRotation: true,
+      removalPolicy,
+    });
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: TABLE_ATTR.pk, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_ATTR.sk, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.key,
+      deletionProtection: props.deletionProtection ?? true,
+      timeToLiveAttribute: TABLE_ATTR.ttl,
+      removalPolicy,
+    });
+    for (const index of [TABLE_INDEX.byParent, TABLE_INDEX.byDue]) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: { name: index.pk, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: index.sk, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      });
+    }
+
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      // S3 server access logging delivers to SSE-S3 buckets only, not SSE-KMS.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(400), noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy,
+      autoDeleteObjects: autoDelete,
+    });
+    Validations.of(this.accessLogsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This bucket is the server access log destination of the evidence bucket; logging it into itself would loop.',
+    });
+
+    const retention = props.evidenceRetention ?? {};
+    const duration = retention.duration ?? Duration.days(365);
+    this.evidenceBucket = new s3.Bucket(this, 'Evidence', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      versioned: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      objectLockEnabled: true,
+      objectLockDefaultRetention: retention.mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(duration) : s3.ObjectLockRetention.governance(duration),
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'evidence/',
+      removalPolicy,
+      // Object Lock forbids early deletion: autoDeleteObjects could never empty this bucket.
+      autoDeleteObjects: false,
+    });
+  }
+
+  /** Read access to the table (and its indexes, and the key to decrypt). */
+  grantReadData(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grantReadData(grantee);
+  }
+
+  /** Read and write access to the table's items. */
+  grantReadWriteData(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grantReadWriteData(grantee);
+  }
+
+  /** Writes evidence objects (and their retention) into the evidence bucket. */
+  grantEvidenceWrite(grantee: iam.IGrantable): iam.Grant {
+    return this.evidenceBucket.grantPut(grantee);
+  }
+
+  /** Reads evidence objects. */
+  grantEvidenceRead(grantee: iam.IGrantable): iam.Grant {
+    return this.evidenceBucket.grantRead(grantee);
+  }
+}

@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EmbeddedStore } from '../../src/adapters/local/embedded-store.ts';
+
+/** Deep equality that also tells -0 from 0, key order and prototypes apart. */
+function sameJson(actual: unknown, expected: unknown): void {
+  expect(JSON.stringify(actual)).toBe(JSON.stringify(expected));
+  expect(actual).toStrictEqual(expected);
+}
+
+describe('EmbeddedStore data copies', () => {
+  it('holds exactly what JSON makes of any value, live and after a reopen, whatever the caller does next', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argus-store-json-'));
+    let store = await EmbeddedStore.open({ dir, fsync: false });
+    try {
+      // Prepare: values JSON keeps and values it changes (undefined, -0, NaN, dates, holes, __proto__ keys).
+      const odd = fc.oneof(
+        fc.constant(undefined),
+        fc.constant(-0),
+        fc.constant(Number.NaN),
+        fc.constant(new Date(0)),
+        // eslint-disable-next-line no-sparse-arrays
+        fc.constant([1, , 3]),
+        fc.constant(JSON.parse('{"__proto__": {"x": 1}}') as unknown),
+        fc.constant(Object.create(null) as unknown),
+      );
+      const value = fc.letrec((tie) => ({
+        node: fc.oneof({ depthSize: 'small' }, fc.jsonValue(), odd, fc.array(tie('node')), fc.dictionary(fc.string(), tie('node'))),
+      })).node;
+      let n = 0;
+      const expected = new Map<string, unknown>();
+      await fc.assert(
+        fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 4 }), async (values) => {
+          const ops = values.map((data) => ({ type: 'put' as const, pk: 'p', sk: `k${n++}`, data: { data }, ifVersion: 'any' as const }));
+          // Act
+          await store.transact(ops);
+          for (const op of ops) {
+            const want = JSON.parse(JSON.stringify(op.data)) as unknown;
+            expected.set(op.sk, want);
+            // Assess: the same as JSON gives, and not tied to the caller's object.
+            sameJson((await store.get('p', op.sk))?.data, want);
+            (op.data as { data: unknown }).data = 'mutated by the caller';
+            sameJson((await store.get('p', op.sk))?.data, want);
+          }
+        }),
+        { numRuns: 150 },
+      );
+      await store.close();
+      store = await EmbeddedStore.open({ dir, fsync: false });
+      for (const [sk, want] of expected) sameJson((await store.get('p', sk))?.data, want);
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
