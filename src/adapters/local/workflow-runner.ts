@@ -99,7 +99,8 @@ export async function runReconcileWorkflow(runtime: LocalRuntime, options: Workf
   let planned = 0;
 
   const plan = createPlanHandler({ engine: runtime.engine, clock: runtime.clock });
-  const attest = createAttestShardHandler({ store: runtime.store, engine: runtime.engine, providers: options.providers ?? runtime.providers, clock: runtime.clock, signal });
+  // The same evidence ledger as a direct reconcile: no result is committed without its evidence.
+  const attest = createAttestShardHandler({ store: runtime.store, engine: runtime.engine, providers: options.providers ?? runtime.providers, clock: runtime.clock, evidence: runtime.evidence, signal });
   const summarise = createSummariseHandler({ clock: runtime.clock, publish: options.publish });
 
   const handlers: TaskHandlers = {
