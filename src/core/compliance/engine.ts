@@ -41,6 +41,12 @@ export class ComplianceEngine {
   private readonly evaluations = new Map<string, ResourceEvaluation>();
   private readonly effectiveByResource = new Map<string, Map<string, EffectiveState>>();
   private readonly dirty = new Set<string>();
+  /**
+   * Every resource is dirty until the next flush (set when a change marks them all): further
+   * marks are skipped, except that a Resource written meanwhile still marks its own name. A bulk
+   * apply then pays for one "everything" instead of a subtree walk per implementation.
+   */
+  private allDirty = false;
   /** Resources whose roll-up must be recomputed although they were not re-evaluated. */
   private readonly rollupDirty = new Set<string>();
   private readonly expiries = new MinHeap<string>();
@@ -61,6 +67,7 @@ export class ComplianceEngine {
     for (const def of definitions) engine.index.upsert(def);
     for (const r of results) engine.storeResult(r);
     for (const name of engine.index.resources.keys()) engine.dirty.add(name);
+    engine.allDirty = true;
     engine.flush();
     return engine;
   }
@@ -131,6 +138,7 @@ export class ComplianceEngine {
       }
     }
     this.dirty.clear();
+    this.allDirty = false;
     // Deepest first, so every child's roll-up is current before its parent's; within a depth,
     // in insertion order (buckets instead of a sort).
     const byDepth: string[][] = [];
@@ -274,7 +282,7 @@ export class ComplianceEngine {
   /** Dirty marks that need the index as it was before the change. */
   private markBefore(old: AnyDefinition | undefined, next: AnyDefinition | undefined): void {
     const def = old ?? next;
-    if (!def) return;
+    if (!def || this.allDirty) return;
     switch (def.kind) {
       case 'Resource':
         if (old) for (const a of this.index.ancestorNames(old.metadata.name)) this.rollupDirty.add(a);
@@ -297,6 +305,10 @@ export class ComplianceEngine {
   private markAfter(old: AnyDefinition | undefined, next: AnyDefinition | undefined): void {
     const def = next ?? old;
     if (!def) return;
+    if (this.allDirty) {
+      if (def.kind === 'Resource') this.dirty.add(def.metadata.name);
+      return;
+    }
     switch (def.kind) {
       case 'Resource': {
         const name = def.metadata.name;
@@ -317,6 +329,7 @@ export class ComplianceEngine {
           if (o.spec.version !== n.spec.version) this.markResourcesWithResultsFor(def.metadata.name);
         } else {
           this.markAll(this.index.resources.keys());
+          this.allDirty = true;
         }
         break;
       }

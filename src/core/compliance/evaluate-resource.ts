@@ -205,7 +205,7 @@ function resolve(policy: 'all' | 'any', total: number, passed: number, failed: n
     return passed === total ? 'Valid' : 'Unknown';
   }
   if (passed > 0) return 'Valid';
-  return failed > 0 ? 'Invalid' : 'Unknown';
+  return failed === total ? 'Invalid' : 'Unknown';
 }
 
 /** Shared, frozen resolutions (there are only twelve), by resolution then `errored * 2 + empty`. */
