@@ -9,7 +9,7 @@ import { providerMap, type ApiContext } from '../../src/api/context.ts';
 import { ArgusError } from '../../src/core/errors.ts';
 import { systemClock } from '../../src/core/ports/clock.ts';
 import { loadEngine } from '../../src/core/use-cases/load-engine.ts';
-import { defaultProviders } from '../../src/providers/registry.ts';
+import { allProviders } from '../../src/providers/registry.ts';
 
 /** Environment of the API functions (set by the CDK construct's bind method). */
 export const API_ENV = { tableName: 'ARGUS_TABLE_NAME' } as const;
@@ -27,7 +27,7 @@ export function awsApiContext(env: NodeJS.ProcessEnv = process.env): ApiContext 
   const store = new DynamoDbStore({ client: new DynamoDBClient({}), tableName: required(env, API_ENV.tableName) });
   cached = {
     store,
-    providers: providerMap(defaultProviders()),
+    providers: providerMap(allProviders()),
     clock: systemClock,
     engine: () => loadEngine(store, systemClock.now()),
   };

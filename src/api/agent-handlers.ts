@@ -6,13 +6,14 @@
  * hold on AWS where no long-running process exists.
  */
 import { randomUUID } from 'node:crypto';
-import { ArgusError, ConflictError } from '../core/errors.ts';
+import { ArgusError } from '../core/errors.ts';
 import { agentStatusKey } from '../core/keys.ts';
 import { toManifest } from '../core/manifest/parse.ts';
 import type { Provider, Resource } from '../core/model.ts';
 import type { StoredItem } from '../core/ports/store.ts';
 import { issueApiKey, listApiKeys, revokeApiKey, UnauthorizedAgentError, verifyApiKey } from '../core/providers-registry/credentials.ts';
-import { afterHeartbeat, DEFAULT_HEARTBEAT_TIMEOUT_MS, statusAt, type Heartbeat, type ProviderStatusRecord } from '../core/providers-registry/status.ts';
+import { recordHeartbeat } from '../core/providers-registry/heartbeats.ts';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, statusAt, type Heartbeat, type ProviderStatusRecord } from '../core/providers-registry/status.ts';
 import { AGENT_RUNTIME_VERSION, acceptedVersions, checkAgentVersion, UnsupportedAgentVersionError } from '../core/providers-registry/version-policy.ts';
 import { DEFAULT_WORK_TIMEOUTS, InvalidTransitionError, LeaseLostError, WORK_STATES, type WorkItem, type WorkState, type WorkTimeouts } from '../core/work/machine.ts';
 import { dispatchAgentWork, WorkStore } from '../core/work/work-store.ts';
@@ -94,17 +95,7 @@ async function providerDef(ctx: ApiContext, name: string): Promise<Provider | un
 }
 
 async function writeHeartbeat(ctx: ApiContext, provider: string, hb: Heartbeat, timeoutMs: number): Promise<ProviderStatusRecord> {
-  const k = agentStatusKey(provider);
-  for (let tries = 0; ; tries++) {
-    const current = await ctx.store.get<ProviderStatusRecord>(k.pk, k.sk);
-    const next = afterHeartbeat(current?.data, provider, hb, timeoutMs, ctx.clock.now());
-    try {
-      await ctx.store.transact([{ type: 'put', pk: k.pk, sk: k.sk, data: next, ifVersion: current ? current.version : 'absent' }]);
-      return next;
-    } catch (error) {
-      if (!(error instanceof ConflictError) || tries >= 3) throw error;
-    }
-  }
+  return recordHeartbeat(ctx.store, provider, hb, timeoutMs, ctx.clock.now());
 }
 
 /** Records a heartbeat that is not an agent's: a successful role assumption of an aws-account Provider. */
@@ -170,6 +161,10 @@ async function reportResources(ctx: ApiContext, provider: string, reported: read
   for (const r of reported) {
     seen.add(r.name);
     const existing = engine.index.resources.get(r.name);
+    // Agents add observations; they never take over a resource that people or an import defined.
+    if (existing && observers(existing.metadata.labels).length === 0 && existing.metadata.labels[UNOBSERVED_LABEL] === undefined) {
+      throw new BadRequestError(`resources: "${r.name}" is defined by other means (manifest or import), not by an agent; pick another name`);
+    }
     const labels: Record<string, string> = { ...(existing?.metadata.labels ?? {}), ...r.labels, [`${OBSERVED_BY_PREFIX}${provider}`]: 'true' };
     delete labels[UNOBSERVED_LABEL];
     const owner = existing?.spec.provider;

@@ -17,6 +17,8 @@ import { registerEvidenceCommands } from './commands/evidence.ts';
 import { oscalAssessmentResults, registerOscalCommands } from './commands/oscal.ts';
 import { registerSloCommands } from './commands/slo.ts';
 import { registerServeCommand } from './serve.ts';
+import { apiClientOf, remoteApply, remoteGet, remoteReport } from './remote-client.ts';
+import { registerAgentCommands } from './commands/agent.ts';
 
 /** Opens the runtime for one command and always closes it (releases the state directory lock). */
 async function withRuntime<T>(program: Command, fn: (runtime: LocalRuntime) => Promise<T>): Promise<T> {
@@ -55,6 +57,7 @@ export function buildProgram(): Command {
     .option('--endpoint <url>', 'DynamoDB endpoint, e.g. http://127.0.0.1:8000 for DynamoDB Local (the table is created when missing)')
     .option('--table <name>', 'DynamoDB table name (default: argus)')
     .option('--region <region>', 'AWS region (default: $AWS_REGION or us-east-1)')
+    .option('--api <url>', 'use a running Argus API instead of the store (get, apply, report): the deployed API (SigV4-signed with your AWS credentials) or `argus serve` on loopback (unsigned; $ARGUS_API_TOKEN as bearer)')
     .showHelpAfterError();
 
   program
@@ -62,6 +65,8 @@ export function buildProgram(): Command {
     .description('validate manifests and apply them all or nothing')
     .requiredOption('-f, --filename <paths...>', 'manifest files or directories (YAML or JSON)')
     .action(async (opts: { filename: string[] }) => {
+      const api = apiClientOf(program.opts());
+      if (api) return remoteApply(api, opts.filename, printOutcome);
       await withRuntime(program, async (rt) => printOutcome(await rt.applyFiles(opts.filename)));
     });
 
@@ -96,6 +101,8 @@ export function buildProgram(): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'yaml', 'json']).default('table'))
     .action(async (kindText: string, opts: { output: string }) => {
       const kind = parseKind(kindText);
+      const api = apiClientOf(program.opts());
+      if (api) return remoteGet(api, kind, opts.output);
       await withRuntime(program, async (rt) => {
         const defs = [...rt.engine.index.all()].filter((d) => d.kind === kind).sort((a, b) => cmp(a.metadata.name, b.metadata.name));
         if (opts.output === 'json') console.log(JSON.stringify(defs.map(toManifest), null, 2));
@@ -139,6 +146,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--fail-on <status>', 'exit 1 when any pair has this status (for CI gates)').choices(['noncompliant', 'unknown']))
     .option('--all', 'list compliant pairs too, not only the ones needing attention')
     .action(async (opts: { format: string; failOn?: string; all?: boolean }) => {
+      const api = apiClientOf(program.opts());
+      if (api) return remoteReport(api, opts);
       await withRuntime(program, async (rt) => {
         const report = rt.report();
         if (opts.format === 'json') console.log(JSON.stringify(report, null, 2));
@@ -172,6 +181,7 @@ export function buildProgram(): Command {
   registerEvidenceCommands(program);
   registerOscalCommands(program);
   registerServeCommand(program);
+  registerAgentCommands(program);
   return program;
 }
 

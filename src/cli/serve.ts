@@ -19,6 +19,10 @@ import { ComplianceMetrics } from '../adapters/local/metrics.ts';
 import { runReconcileWorkflow } from '../adapters/local/workflow-runner.ts';
 import { ArgusError } from '../core/errors.ts';
 import { parseSchedule } from '../core/schedule.ts';
+import { createAgentHandler } from '../api/agent-handlers.ts';
+import { AgentSweeper } from '../api/agent-sweeper.ts';
+import { parseDuration } from '../core/duration.ts';
+import { DEFAULT_WORK_TIMEOUTS } from '../core/work/machine.ts';
 
 export interface ServeOptions {
   readonly home: string;
@@ -33,6 +37,8 @@ export interface ServeOptions {
   readonly initialReconcile: boolean;
   /** `workflow` (the ASL, as on AWS) or `direct` (one in-process reconcile). */
   readonly runner: 'workflow' | 'direct';
+  /** Lease of an agent's work item (docs/agents.md); the other work deadlines follow from it. @default 30 s */
+  readonly workLeaseMs?: number;
   /** Test hook: called with the bound URL once serving. */
   readonly onListening?: (url: string) => void;
 }
@@ -61,6 +67,9 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const runtime = await LocalRuntime.open({ home: options.home });
   let server: ApiServer | undefined;
   let pump: FeedPump | undefined;
+  const leaseMs = options.workLeaseMs ?? DEFAULT_WORK_TIMEOUTS.leaseMs;
+  const workTimeouts = { ...DEFAULT_WORK_TIMEOUTS, leaseMs, readyMs: Math.max(2 * leaseMs, 1_000), abortedMs: leaseMs };
+  const sweeper = new AgentSweeper({ store: runtime.store, engine: runtime.engine, clock: runtime.clock, timeouts: workTimeouts, onError: (error) => log.log('warn', 'agent work sweep failed', { error: String(error) }) });
   let loop: ReconcileLoop<{ evaluated: number; passed: number; failed: number; errored: number; durationMs: number; status: string }> | undefined;
   const stopped = new Promise<string>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -90,14 +99,15 @@ export async function runServe(options: ServeOptions): Promise<void> {
     loop = new ReconcileLoop({
       clock: runtime.clock,
       ...(options.schedule === 'off' ? {} : { schedule: options.schedule }),
-      run: async (signal) => {
+      // Agent-owned pairs become the run's work items (src/api/agent-sweeper.ts); the rest runs here.
+      run: async (signal) => sweeper.aroundRun(signal, async () => {
         if (options.runner === 'direct') {
           const s = await runtime.reconcile({ signal });
           return { evaluated: s.evaluated, passed: s.passed, failed: s.failed, errored: s.errored, durationMs: s.durationMs, status: s.aborted ? 'ABORTED' : 'SUCCEEDED' };
         }
         const s = await runReconcileWorkflow(runtime, { signal });
         return { evaluated: s.evaluated, passed: s.passed, failed: s.failed, errored: s.errored, durationMs: s.durationMs, status: s.executionStatus };
-      },
+      }),
       onResult: (s, reason) => log.log('info', 'reconciled', { reason, ...s }),
       onError: (error, reason) => log.log('error', 'reconcile failed', { reason, error: error instanceof Error ? error.message : String(error) }),
     });
@@ -115,6 +125,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       host: options.host,
       port: options.port,
       ...(options.token ? { token: options.token } : {}),
+      agents: createAgentHandler(() => localApiContext(runtime), { timeouts: workTimeouts, logger: (error, event) => log.log('error', 'request failed', { routeKey: event.routeKey, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }) }),
       metrics: () => metrics.render(),
       evidence: evidence.read,
       health: () => ({ reconciling: reconcileLoop.running, reconciles: reconcileLoop.completedRuns, nextReconcileAt: iso(reconcileLoop.nextRunAt()) }),
@@ -123,6 +134,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     log.log('info', 'serving', { url: server.url, home: options.home, schedule: options.schedule, runner: options.runner, auth: options.token ? 'bearer' : 'none' });
     options.onListening?.(server.url);
     loop.start();
+    sweeper.start();
     if (options.initialReconcile) loop.trigger('start');
 
     const signal = await stopped;
@@ -133,6 +145,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     const steps: Array<[string, () => Promise<void>]> = [
       ['http server', async () => server?.close(5_000)],
       ['reconcile', async () => loop?.stop()],
+      ['agent sweeper', async () => sweeper.stop()],
       ['feed pump', async () => pump?.stop()],
       ['runtime', async () => runtime.close()],
     ];
@@ -164,7 +177,8 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('--log-format <format>', 'log lines').choices(['text', 'json']).default('text'))
     .addOption(new Option('--runner <runner>', 'workflow: the reconcile state machine as on AWS; direct: one in-process reconcile').choices(['workflow', 'direct']).default('workflow'))
     .option('--no-initial-reconcile', 'do not reconcile at start')
-    .action(async (opts: { port: number; host: string; token?: string; schedule: string; logFormat: LogFormat; runner: 'workflow' | 'direct'; initialReconcile: boolean }) => {
+    .option('--work-lease <duration>', "lease of an agent's work item, e.g. 30s (docs/agents.md)", '30s')
+    .action(async (opts: { port: number; host: string; token?: string; schedule: string; logFormat: LogFormat; runner: 'workflow' | 'direct'; initialReconcile: boolean; workLease: string }) => {
       const token = opts.token ?? process.env.ARGUS_API_TOKEN;
       await runServe({
         home: resolveHome(program.opts<{ home?: string }>().home),
@@ -175,6 +189,7 @@ export function registerServeCommand(program: Command): void {
         logFormat: opts.logFormat,
         runner: opts.runner,
         initialReconcile: opts.initialReconcile,
+        workLeaseMs: parseDuration(opts.workLease),
       });
     });
 }

@@ -47,8 +47,8 @@ export function runArgv(argv: readonly string[], timeoutMs: number, maxBytes: nu
     const [file, ...args] = argv;
     if (file === undefined) return reject(new Error('empty argv'));
     const child = spawn(file, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: SAFE_PATH, LC_ALL: 'C' }, windowsHide: true });
-    let stdout = Buffer.alloc(0);
-    let stderr = Buffer.alloc(0);
+    let stdout: Buffer = Buffer.alloc(0);
+    let stderr: Buffer = Buffer.alloc(0);
     let truncated = false;
     let timedOut = false;
     const keep = (into: Buffer, chunk: Buffer): Buffer => {

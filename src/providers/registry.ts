@@ -32,7 +32,19 @@ export class ProviderRegistry {
   }
 }
 
-/** The built-in providers: `cel`, `http`, and `file` / `command` (checks of the machine they run on, docs/agents.md). */
+/** The built-in providers: `cel` and `http`. */
 export function defaultProviders(): ProviderRegistry {
-  return new ProviderRegistry([new CelProvider(), new HttpProvider(), new FileProvider(), new CommandProvider()]);
+  return new ProviderRegistry([new CelProvider(), new HttpProvider()]);
+}
+
+/** `file` and `command`: checks of the machine they run on (an agent's host; docs/agents.md). */
+export function hostProviders(): AttestationProvider[] {
+  return [new FileProvider(), new CommandProvider()];
+}
+
+/** The built-in providers plus the host ones: what the local runtime validates and runs. */
+export function allProviders(): ProviderRegistry {
+  const registry = defaultProviders();
+  for (const provider of hostProviders()) registry.register(provider);
+  return registry;
 }

@@ -10,7 +10,7 @@ import { applyChangeRecords } from '../../core/use-cases/apply-change-records.ts
 import { applyDefinitions, type ApplyOutcome, type DefinitionRef } from '../../core/use-cases/apply-definitions.ts';
 import { loadEngine } from '../../core/use-cases/load-engine.ts';
 import { reconcile, type ReconcileOptions, type ReconcileSummary } from '../../core/use-cases/reconcile.ts';
-import { defaultProviders, type ProviderRegistry } from '../../providers/registry.ts';
+import { allProviders, type ProviderRegistry } from '../../providers/registry.ts';
 import { CloudFormationSource, STACK_LABEL, STACK_TYPE } from '../../sources/cloudformation.ts';
 import { EmbeddedStore } from './embedded-store.ts';
 import { EVIDENCE_DIR, LocalEvidenceLedger } from './evidence-ledger.ts';
@@ -64,7 +64,7 @@ export class LocalRuntime {
       const engine = await loadEngine(store, clock.now());
       const evidence = await LocalEvidenceLedger.open({ dir: join(options.home, EVIDENCE_DIR), fsync: options.fsync ?? true, clock });
       const unsubscribe = store.subscribe((records) => applyChangeRecords(engine, records));
-      return new LocalRuntime(store, engine, options.providers ?? defaultProviders(), clock, unsubscribe, evidence);
+      return new LocalRuntime(store, engine, options.providers ?? allProviders(), clock, unsubscribe, evidence);
     } catch (error) {
       await store.close();
       throw error;

@@ -66,6 +66,17 @@ function pointerOps(before: WorkItem | undefined, after: WorkItem): WriteOp[] {
   return ops;
 }
 
+/** One write per key in a transaction: a re-queue's new pair pointer replaces the old one's delete. */
+function lastWriteWins(ops: readonly WriteOp[]): WriteOp[] {
+  const byKey = new Map<string, WriteOp>();
+  for (const op of ops) {
+    const key = `${op.pk}\u0000${op.sk}`;
+    byKey.delete(key);
+    byKey.set(key, op);
+  }
+  return [...byKey.values()];
+}
+
 export class WorkStore {
   readonly timeouts: WorkTimeouts;
   readonly maxAttempts: number;
@@ -112,7 +123,7 @@ export class WorkStore {
   /** Applies `event` and writes the item on the version read; extra ops join the transaction. */
   async apply(stored: StoredItem<WorkItem>, event: WorkEvent, now: number, extra: (next: WorkItem) => WriteOp[] = () => []): Promise<StoredItem<WorkItem>> {
     const next = transition(stored.data, event, now, this.timeouts);
-    await this.store.transact([{ type: 'put', pk: stored.pk, sk: stored.sk, data: next, ifVersion: stored.version }, ...pointerOps(stored.data, next), ...extra(next)]);
+    await this.store.transact(lastWriteWins([{ type: 'put', pk: stored.pk, sk: stored.sk, data: next, ifVersion: stored.version }, ...pointerOps(stored.data, next), ...extra(next)]));
     return { pk: stored.pk, sk: stored.sk, version: stored.version + 1, data: next };
   }
 
