@@ -6,9 +6,26 @@
  */
 
 /** One Lambda function per family (the local-only routes, /metrics, /evidence and /healthz, are not deployed). */
-export type ApiFamily = 'definitions' | 'compliance' | 'operations' | 'openapi';
+export type ApiFamily = 'definitions' | 'compliance' | 'operations' | 'openapi' | 'agents' | 'agentAdmin';
 
-export const API_FAMILIES: readonly ApiFamily[] = ['definitions', 'compliance', 'operations', 'openapi'];
+/** Each family's Lambda entry under functions/. */
+export const API_FAMILY_ENTRIES: Readonly<Record<ApiFamily, string>> = {
+  definitions: 'api/definitions.ts',
+  compliance: 'api/compliance.ts',
+  operations: 'api/operations.ts',
+  openapi: 'api/openapi.ts',
+  agents: 'api/agents.ts',
+  agentAdmin: 'api/agent-admin.ts',
+};
+
+export const API_FAMILIES = Object.keys(API_FAMILY_ENTRIES) as readonly ApiFamily[];
+
+/**
+ * Families whose callers are not AWS principals: agents run outside AWS and present a per-Provider
+ * API key (`Authorization: Bearer`), which the handler verifies (src/api/agent-handlers.ts). API
+ * Gateway lets them through without its authoriser.
+ */
+export const HANDLER_AUTHORISED_FAMILIES: ReadonlySet<ApiFamily> = new Set(['agents']);
 
 export type ApiMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -45,4 +62,19 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'POST', path: '/import/cloudformation', family: 'operations' },
   { method: 'POST', path: '/reconcile', family: 'operations' },
   { method: 'GET', path: '/openapi.json', family: 'openapi' },
+  { method: 'POST', path: '/agents/{provider}/register', family: 'agents' },
+  { method: 'POST', path: '/agents/{provider}/heartbeat', family: 'agents' },
+  { method: 'PUT', path: '/agents/{provider}/resources', family: 'agents' },
+  { method: 'POST', path: '/agents/{provider}/work/claim', family: 'agents' },
+  { method: 'POST', path: '/agents/{provider}/work/{id}/start', family: 'agents' },
+  { method: 'POST', path: '/agents/{provider}/work/{id}/lease', family: 'agents' },
+  { method: 'GET', path: '/agents/{provider}/work/{id}', family: 'agents' },
+  { method: 'POST', path: '/agents/{provider}/work/{id}/result', family: 'agents' },
+  { method: 'POST', path: '/providers/{name}/keys', family: 'agentAdmin' },
+  { method: 'GET', path: '/providers/{name}/keys', family: 'agentAdmin' },
+  { method: 'DELETE', path: '/providers/{name}/keys/{keyId}', family: 'agentAdmin' },
+  { method: 'GET', path: '/providers/{name}/status', family: 'agentAdmin' },
+  { method: 'GET', path: '/providers/{name}/work', family: 'agentAdmin' },
+  { method: 'DELETE', path: '/providers/{name}/observations', family: 'agentAdmin' },
+  { method: 'POST', path: '/work/runs/{runId}/cancel', family: 'agentAdmin' },
 ];

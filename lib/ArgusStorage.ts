@@ -1,6 +1,7 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as backup from 'aws-cdk-lib/aws-backup';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -32,6 +33,12 @@ export interface ArgusStorageProps {
   readonly deletionProtection?: boolean;
   /** @default { mode: 'GOVERNANCE', duration: Duration.days(365) } */
   readonly evidenceRetention?: EvidenceRetention;
+  /**
+   * Back the table up with AWS Backup (daily, kept 35 days, in a vault encrypted with the key), on
+   * top of point-in-time recovery.
+   * @default true
+   */
+  readonly backup?: boolean;
 }
 
 /**
@@ -64,6 +71,27 @@ export class ArgusStorage extends Construct {
       removalPolicy,
     });
 
+    const stack = Stack.of(this);
+    // CloudWatch Logs encrypts the functions' log groups with this key; CloudWatch alarms publish to the encrypted alarm topic.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchLogs',
+        principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) } },
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsToEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
+
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: TABLE_ATTR.pk, type: dynamodb.AttributeType.STRING },
       sortKey: { name: TABLE_ATTR.sk, type: dynamodb.AttributeType.STRING },
@@ -85,6 +113,16 @@ export class ArgusStorage extends Construct {
       });
     }
 
+    if (props.backup ?? true) {
+      const vault = new backup.BackupVault(this, 'BackupVault', { encryptionKey: this.key, removalPolicy });
+      const plan = backup.BackupPlan.daily35DayRetention(this, 'BackupPlan', vault);
+      const selection = plan.addSelection('Table', { resources: [backup.BackupResource.fromDynamoDbTable(this.table)] });
+      Validations.of(selection).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]',
+        reason: 'The AWS-maintained service role policy AWS Backup needs to back up the selected table; AWS keeps it current with the services Backup supports.',
+      });
+    }
+
     this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
       // S3 server access logging delivers to SSE-S3 buckets only, not SSE-KMS.
       encryption: s3.BucketEncryption.S3_MANAGED,
@@ -96,10 +134,11 @@ export class ArgusStorage extends Construct {
       removalPolicy,
       autoDeleteObjects: autoDelete,
     });
-    Validations.of(this.accessLogsBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket is the server access log destination of the evidence bucket; logging it into itself would loop.',
-    });
+    Validations.of(this.accessLogsBucket).acknowledge(
+      { id: 'AwsSolutions-S1', reason: 'This bucket is the server access log destination of the evidence bucket; logging it into itself would loop.' },
+      { id: 'NIST.800.53.R5-S3DefaultEncryptionKMS', reason: 'S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS.' },
+      { id: 'NIST.800.53.R5-S3BucketReplicationEnabled', reason: 'Access logs of the evidence bucket; replicating them to a second region is a deployment decision (a second region and key), not a default.' },
+    );
 
     const retention = props.evidenceRetention ?? {};
     const duration = retention.duration ?? Duration.days(365);
@@ -118,6 +157,10 @@ export class ArgusStorage extends Construct {
       removalPolicy,
       // Object Lock forbids early deletion: autoDeleteObjects could never empty this bucket.
       autoDeleteObjects: false,
+    });
+    Validations.of(this.evidenceBucket).acknowledge({
+      id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
+      reason: 'Evidence is protected in-region by versioning and Object Lock; cross-region replication needs a second region and key, a deployment decision left to the operator.',
     });
   }
 

@@ -4,7 +4,7 @@
  * (`cdk.json` or `-c key=value`), so no lookup ever runs at synth.
  */
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import type { ApiAuthorization, ObjectiveDefinition } from './ArgusControlPlane.ts';
 import { ArgusControlPlaneStack, ArgusDataStack, ArgusMemberAccountStack } from './ArgusStacks.ts';
 
@@ -80,7 +80,8 @@ export function buildArgusApp(app: App = new App()): ArgusApp {
   });
   const member = new ArgusMemberAccountStack(app, 'ArgusMemberAccount');
   if (app.node.tryGetContext(CONTEXT.nag) !== false && app.node.tryGetContext(CONTEXT.nag) !== 'false') {
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    // Argus attests NIST 800-53 controls for others: its own stacks pass the rev5 pack too.
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new NIST80053R5Checks(app));
   }
   return { app, data, controlPlane, member };
 }

@@ -24,7 +24,7 @@ export const GRANT_WILDCARDS: readonly WildcardAcknowledgement[] = [
   { finding: /^Action::kms:(GenerateDataKey|ReEncrypt)\*$/, reason: 'KMS grant through grantReadWriteData/grantPut: data keys for the one customer managed key of the table and evidence bucket.' },
   { finding: /^Action::s3:(Abort|PutObjectLegalHold|PutObjectRetention|PutObjectTagging|PutObjectVersionTagging|DeleteObject)\*$/, reason: 'grantPut on the evidence bucket: object writes (with retention and tags) under the bucket only.' },
   { finding: /^Action::s3:(GetObject|GetBucket|List)\*$/, reason: 'grantRead on the evidence bucket: reads of that bucket only.' },
-  { finding: /^Resource::.+\.Arn>\/\*$/, reason: 'Objects of the evidence bucket (bucket ARN + /*): evidence keys are content digests known only at run time.' },
+  { finding: /^Resource::.*Evidence.*\/\*$/, reason: 'Objects of the evidence bucket (bucket ARN + /*): evidence keys are content digests known only at run time.' },
   { finding: /^Resource::<[^>]+\.Arn>:\*$/, reason: 'Lambda grantInvoke: the function and its versions and aliases (`:*`).' },
 ];
 

@@ -1,4 +1,4 @@
-import { AssumeRoleCommand, RegionDisabledException, STSClient } from '@aws-sdk/nested-clients/sts';
+import { AssumeRoleCommand, RegionDisabledException, STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { CrossAccountAccessError, CrossAccountCredentials, crossAccountProvider, type AccountCheck } from '../../src/adapters/aws/cross-account-credentials.ts';
