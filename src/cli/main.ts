@@ -19,6 +19,7 @@ import { registerSloCommands } from './commands/slo.ts';
 import { registerServeCommand } from './serve.ts';
 import { apiClientOf, remoteApply, remoteGet, remoteReport } from './remote-client.ts';
 import { registerAgentCommands } from './commands/agent.ts';
+import { registerCloudControlCommand } from './commands/cloudcontrol.ts';
 
 /** Opens the runtime for one command and always closes it (releases the state directory lock). */
 async function withRuntime<T>(program: Command, fn: (runtime: LocalRuntime) => Promise<T>): Promise<T> {
@@ -168,13 +169,13 @@ export function buildProgram(): Command {
 
   program
     .command('quickstart')
-    .description('apply the quickstart catalog, import its template, attest, print the table, then keep reconciling on a schedule')
+    .description('apply the quickstart catalog, import its template, attest, print the table, then serve the API and reconcile on a schedule until Ctrl-C')
     .option('--schedule <expression>', 'when to reconcile, as EventBridge Scheduler takes it: rate(5 minutes), cron(0/15 * * * ? *)', 'rate(1 minute)')
-    .option('--every <duration>', 'reconcile interval such as 30s (instead of --schedule)')
+    .option('--port <port>', 'port of the local API after the first table (0 picks a free one)', (v) => Number.parseInt(v, 10), 8080)
     .option('--once', 'attest and print once, then exit')
     .option('--dir <dir>', 'quickstart folder (catalog.yaml, template.yaml)')
-    .action(async (opts: { schedule: string; every?: string; once?: boolean; dir?: string }) => {
-      await runQuickstart({ home: resolveHome(program.opts<{ home?: string }>().home), schedule: opts.schedule, every: opts.every, once: opts.once === true, dir: opts.dir });
+    .action(async (opts: { schedule: string; port: number; once?: boolean; dir?: string }) => {
+      await runQuickstart({ home: resolveHome(program.opts<{ home?: string }>().home), schedule: opts.schedule, port: opts.port, once: opts.once === true, dir: opts.dir });
     });
 
   registerSloCommands(program);
@@ -182,6 +183,7 @@ export function buildProgram(): Command {
   registerOscalCommands(program);
   registerServeCommand(program);
   registerAgentCommands(program);
+  registerCloudControlCommand(program, (fn) => withRuntime(program, fn), printOutcome);
   return program;
 }
 

@@ -24,6 +24,16 @@ import { AgentSweeper } from '../api/agent-sweeper.ts';
 import { parseDuration } from '../core/duration.ts';
 import { DEFAULT_WORK_TIMEOUTS } from '../core/work/machine.ts';
 
+/** What one reconcile of the serve loop did. */
+export interface RunOutcome {
+  readonly evaluated: number;
+  readonly passed: number;
+  readonly failed: number;
+  readonly errored: number;
+  readonly durationMs: number;
+  readonly status: string;
+}
+
 export interface ServeOptions {
   readonly home: string;
   readonly host: string;
@@ -41,6 +51,10 @@ export interface ServeOptions {
   readonly workLeaseMs?: number;
   /** Test hook: called with the bound URL once serving. */
   readonly onListening?: (url: string) => void;
+  /** Runs before every reconcile, on the open runtime (`npm start` re-reads the quickstart files). */
+  readonly beforeRun?: (runtime: LocalRuntime) => Promise<void>;
+  /** Runs after every reconcile that completed (`npm start` prints what changed). */
+  readonly afterRun?: (runtime: LocalRuntime, summary: RunOutcome) => void;
 }
 
 const VERSION = '0.1.0';
@@ -70,7 +84,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
   const leaseMs = options.workLeaseMs ?? DEFAULT_WORK_TIMEOUTS.leaseMs;
   const workTimeouts = { ...DEFAULT_WORK_TIMEOUTS, leaseMs, readyMs: Math.max(2 * leaseMs, 1_000), abortedMs: leaseMs };
   const sweeper = new AgentSweeper({ store: runtime.store, engine: runtime.engine, clock: runtime.clock, timeouts: workTimeouts, onError: (error) => log.log('warn', 'agent work sweep failed', { error: String(error) }) });
-  let loop: ReconcileLoop<{ evaluated: number; passed: number; failed: number; errored: number; durationMs: number; status: string }> | undefined;
+  let loop: ReconcileLoop<RunOutcome> | undefined;
   const stopped = new Promise<string>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       process.removeListener('SIGTERM', onSignal);
@@ -101,6 +115,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       ...(options.schedule === 'off' ? {} : { schedule: options.schedule }),
       // Agent-owned pairs become the run's work items (src/api/agent-sweeper.ts); the rest runs here.
       run: async (signal) => sweeper.aroundRun(signal, async () => {
+        await options.beforeRun?.(runtime);
         if (options.runner === 'direct') {
           const s = await runtime.reconcile({ signal });
           return { evaluated: s.evaluated, passed: s.passed, failed: s.failed, errored: s.errored, durationMs: s.durationMs, status: s.aborted ? 'ABORTED' : 'SUCCEEDED' };
@@ -108,7 +123,10 @@ export async function runServe(options: ServeOptions): Promise<void> {
         const s = await runReconcileWorkflow(runtime, { signal });
         return { evaluated: s.evaluated, passed: s.passed, failed: s.failed, errored: s.errored, durationMs: s.durationMs, status: s.executionStatus };
       }),
-      onResult: (s, reason) => log.log('info', 'reconciled', { reason, ...s }),
+      onResult: (s, reason) => {
+        log.log('info', 'reconciled', { reason, ...s });
+        options.afterRun?.(runtime, s);
+      },
       onError: (error, reason) => log.log('error', 'reconcile failed', { reason, error: error instanceof Error ? error.message : String(error) }),
     });
     const reconcileLoop = loop;

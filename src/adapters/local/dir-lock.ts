@@ -31,7 +31,7 @@ export class DirLock {
       const holder = readPid(file);
       if (holder !== undefined && isRunning(holder)) {
         const who = holder === process.pid ? 'this process (the store is already open)' : `process ${holder}`;
-        throw new StoreError(`store directory ${dir} is locked by ${who}; close it first, or remove ${file} if that process is not an Argus store`, { dir, file, pid: holder });
+        throw new StoreError(`store directory ${dir} is locked by ${who}; close it first, or remove ${file} if that process is not an Argus store (while \`argus serve\` or \`npm start\` runs, talk to it with --api http://127.0.0.1:8080)`, { dir, file, pid: holder });
       }
       if (holder === undefined && Date.now() - mtimeMs(file) < UNREADABLE_GRACE_MS) {
         throw new StoreError(`store directory ${dir} is being locked by another process`, { dir, file });
