@@ -26,3 +26,6 @@ export function createCloudWatchPublisherHandler(deps: DepsSource<CloudWatchPubl
     return { at: new Date(at).toISOString(), ...result };
   };
 }
+
+/** AWS (index.handler): table and CloudWatch clients once per container; the engine is loaded per invocation (the default). */
+export const handler = createCloudWatchPublisherHandler(async () => (await import('../src/adapters/aws/lambda-config.ts')).lambdaCloudWatchPublisherDeps());

@@ -61,3 +61,6 @@ async function countEarlierAttempts(d: AttestDeps, shard: number, shards: number
   }
   return counts;
 }
+
+/** AWS (index.handler): table client and providers once per container, the engine loaded from the table per invocation. */
+export const handler = createAttestShardHandler(async () => (await import('../src/adapters/aws/lambda-config.ts')).lambdaEngineDeps());

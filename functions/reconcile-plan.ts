@@ -32,3 +32,6 @@ export function createPlanHandler(deps: DepsSource<PlanDeps>): (event: unknown) 
     return { runId: (newRunId ?? randomUUID)(), asOf, planned, shards, batchSize, work };
   };
 }
+
+/** AWS (index.handler): table client and providers once per container, the engine loaded from the table per invocation. */
+export const handler = createPlanHandler(async () => (await import('../src/adapters/aws/lambda-config.ts')).lambdaEngineDeps());

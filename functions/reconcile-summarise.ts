@@ -3,7 +3,8 @@
  * failed after their retries, and publishes the run's metrics through a sink (CloudWatch
  * embedded metric format on AWS, the local /metrics registry locally).
  */
-import type { Clock } from '../src/core/ports/clock.ts';
+import { systemClock, type Clock } from '../src/core/ports/clock.ts';
+import { CLOUDWATCH_NAMESPACE } from '../src/core/slo/alarms.ts';
 import { addCounts, emptyCounts } from '../src/core/use-cases/reconcile.ts';
 import {
   intField,
@@ -71,3 +72,6 @@ export function embeddedMetricFormatSink(namespace = 'Argus'): RunSummarySink {
     process.stdout.write(`${JSON.stringify(line)}\n`);
   };
 }
+
+/** AWS (index.handler): no table access; the run's metrics go to CloudWatch as embedded metric format. */
+export const handler = createSummariseHandler({ clock: systemClock, publish: embeddedMetricFormatSink(CLOUDWATCH_NAMESPACE) });

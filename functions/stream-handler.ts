@@ -117,3 +117,15 @@ function toSdkValue(v: LambdaAttributeValue): SdkAttributeValue {
   if (v.BS !== undefined) return { BS: v.BS.map((b) => Buffer.from(b, 'base64')) };
   return { $unknown: ['unknown', v] };
 }
+
+/**
+ * AWS (index.handler): each batch is applied to an engine loaded from the table for this
+ * invocation. Nothing on the table is derived from the stream yet (docs/dynamodb-table-design.md:
+ * no `dueAt`, `PAIR#` or `CHECKED#` writes; the function's access is read-only), so on AWS this
+ * checks that every record unmarshals and applies, and reports the first that does not so Lambda
+ * retries from it and finally parks it on the on-failure queue. It costs one engine load per batch.
+ */
+export const handler = createStreamHandler(
+  createChangeBatchHandler(async () => (await import('../src/adapters/aws/lambda-config.ts')).lambdaEngineDeps()),
+  ({ sequenceNumber, error }) => console.error(`stream-handler: record ${sequenceNumber} not applied; Lambda retries the batch from it`, error),
+);

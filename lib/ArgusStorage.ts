@@ -7,12 +7,22 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { TABLE_ATTR, TABLE_INDEX } from '../src/core/table-design.ts';
 
+/** Denied on the evidence bucket to every principal: evidence is put, never deleted or unlocked. */
+export const EVIDENCE_DENIED_ACTIONS = [
+  's3:DeleteObject',
+  's3:DeleteObjectVersion',
+  's3:PutObjectRetention',
+  's3:PutObjectLegalHold',
+  's3:BypassGovernanceRetention',
+  's3:PutBucketObjectLockConfiguration',
+];
+
 /** How S3 Object Lock protects evidence objects by default. */
 export interface EvidenceRetention {
   /**
    * `GOVERNANCE`: users with `s3:BypassGovernanceRetention` can still delete early.
    * `COMPLIANCE`: nobody can, the account root included, until the retention passes.
-   * @default 'GOVERNANCE'
+   * @default 'COMPLIANCE'
    */
   readonly mode?: 'GOVERNANCE' | 'COMPLIANCE';
   /** @default Duration.days(365) */
@@ -31,7 +41,7 @@ export interface ArgusStorageProps {
    * @default true
    */
   readonly deletionProtection?: boolean;
-  /** @default { mode: 'GOVERNANCE', duration: Duration.days(365) } */
+  /** @default { mode: 'COMPLIANCE', duration: Duration.days(365) } */
   readonly evidenceRetention?: EvidenceRetention;
   /**
    * Back the table up with AWS Backup (daily, kept 35 days, in a vault encrypted with the key), on
@@ -151,13 +161,26 @@ export class ArgusStorage extends Construct {
       versioned: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       objectLockEnabled: true,
-      objectLockDefaultRetention: retention.mode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(duration) : s3.ObjectLockRetention.governance(duration),
+      objectLockDefaultRetention: retention.mode === 'GOVERNANCE' ? s3.ObjectLockRetention.governance(duration) : s3.ObjectLockRetention.compliance(duration),
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'evidence/',
       removalPolicy,
       // Object Lock forbids early deletion: autoDeleteObjects could never empty this bucket.
       autoDeleteObjects: false,
     });
+    // COMPLIANCE mode already blocks deleting or shortening the retention of a locked version;
+    // this deny makes the intent explicit for every principal (the account root included) and
+    // also refuses delete markers, legal-hold changes and changes to the lock configuration.
+    // Changing evidenceRetention later therefore needs this statement removed first.
+    this.evidenceBucket.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyEvidenceDeletionAndRetentionChanges',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: EVIDENCE_DENIED_ACTIONS,
+        resources: [this.evidenceBucket.bucketArn, this.evidenceBucket.arnForObjects('*')],
+      }),
+    );
     Validations.of(this.evidenceBucket).acknowledge({
       id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
       reason: 'Evidence is protected in-region by versioning and Object Lock; cross-region replication needs a second region and key, a deployment decision left to the operator.',

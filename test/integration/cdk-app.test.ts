@@ -85,7 +85,7 @@ describe('the data stack', () => {
   it('stores evidence under Object Lock, versioned, KMS-encrypted, private, TLS only and access-logged', () => {
     data.hasResourceProperties('AWS::S3::Bucket', {
       ObjectLockEnabled: true,
-      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } } },
+      ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled', Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: 365 } } },
       VersioningConfiguration: { Status: 'Enabled' },
       BucketEncryption: { ServerSideEncryptionConfiguration: [Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }) })] },
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
@@ -96,6 +96,12 @@ describe('the data stack', () => {
     for (const [, p] of policies) {
       expect(JSON.stringify(props(p).PolicyDocument)).toContain('"aws:SecureTransport":"false"');
     }
+    const denies = policies.flatMap(([, p]) => ((props(p).PolicyDocument as { Statement: Json[] }).Statement ?? []).filter((st) => st.Sid === 'DenyEvidenceDeletionAndRetentionChanges'));
+    expect(denies).toHaveLength(1);
+    expect(denies[0]).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+    expect([...(denies[0]?.Action as string[])].sort()).toEqual(
+      ['s3:BypassGovernanceRetention', 's3:DeleteObject', 's3:DeleteObjectVersion', 's3:PutBucketObjectLockConfiguration', 's3:PutObjectLegalHold', 's3:PutObjectRetention'].sort(),
+    );
   });
 });
 
