@@ -44,6 +44,7 @@ import { isRetryableCancellation, isThrottle, storeError, TransactionTooLargeErr
 import { normaliseData, toStoredItem } from './dynamodb-marshal.ts';
 import { DynamoDbStreamReader, toChangeRecord, writeIdOf } from './dynamodb-stream.ts';
 import { streamArnOf } from './dynamodb-table.ts';
+import { decodeCursor, encodeCursor, fingerprint, validateOps } from '../store-ops.ts';
 
 /** DynamoDB's limit of writes in one TransactWriteItems. */
 export const MAX_TRANSACTION_WRITES = 100;
@@ -396,46 +397,4 @@ function keyOf(record: StreamRecordEnvelope): string {
 /** DynamoDB tokens are at most 36 characters: a caller's token is hashed to fit. */
 function awsToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url').slice(0, 36);
-}
-
-function validateOps(ops: readonly WriteOp[]): void {
-  const seen = new Set<string>();
-  for (const [index, op] of ops.entries()) {
-    const where = { index, pk: op.pk, sk: op.sk };
-    if (op.type !== 'put' && op.type !== 'delete') throw new StoreError(`write ${index}: unknown type`, where);
-    if (typeof op.pk !== 'string' || op.pk === '' || typeof op.sk !== 'string' || op.sk === '') {
-      throw new StoreError(`write ${index}: pk and sk must be non-empty strings`, where);
-    }
-    const v = op.ifVersion;
-    if (v !== 'any' && v !== 'absent' && !(Number.isSafeInteger(v) && v >= 1)) {
-      throw new StoreError(`write ${index} (${op.pk} / ${op.sk}): ifVersion must be 'absent', 'any' or a version >= 1`, { ...where, ifVersion: v });
-    }
-    const key = `${op.pk}\u0000${op.sk}`;
-    // DynamoDB rejects it too, but with a ValidationException that names no key.
-    if (seen.has(key)) throw new StoreError(`write ${index}: ${op.pk} / ${op.sk} appears twice in one transaction`, where);
-    seen.add(key);
-  }
-}
-
-function fingerprint(ops: readonly WriteOp[]): string {
-  const hash = createHash('sha256');
-  for (const op of ops) hash.update(`${op.type}\u0000${op.pk}\u0000${op.sk}\u0000${String(op.ifVersion)}\n`);
-  return hash.digest('base64url');
-}
-
-function encodeCursor(pk: string, sk: string): string {
-  return Buffer.from(JSON.stringify([pk, sk]), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string, pk: string): string {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    decoded = undefined;
-  }
-  if (!Array.isArray(decoded) || decoded[0] !== pk || typeof decoded[1] !== 'string') {
-    throw new StoreError(`invalid query cursor for partition ${pk}`, { pk, cursor });
-  }
-  return decoded[1];
 }

@@ -33,13 +33,11 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ArgusError, ConflictError } from '../../core/errors.ts';
-import { sha256Hex } from '../../core/digest.ts';
 import {
   chainResults,
   checkpointPayload,
   EMPTY_HEAD_RECORD,
   encodeCheckpoint,
-  evidenceBytes,
   parseCheckpointLine,
   parseEntryLine,
   parseHeadRecord,
@@ -54,6 +52,7 @@ import { systemClock, type Clock } from '../../core/ports/clock.ts';
 import type { AppendReceipt, EvidenceLedger, EvidenceRecord, EvidenceSigner, SignatureVerifier } from '../../core/ports/evidence-ledger.ts';
 import type { Store, StoredItem, WriteOp } from '../../core/ports/store.ts';
 import { ITEM_PREFIX, ledgerEntryKey } from '../../core/table-design.ts';
+import { collectOutputs } from '../../core/evidence/outputs.ts';
 
 /** DynamoDB's limit of writes in one TransactWriteItems. */
 const MAX_TRANSACTION_WRITES = 100;
@@ -385,20 +384,4 @@ function httpStatus(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const meta = (error as { $metadata?: { httpStatusCode?: unknown } }).$metadata;
   return typeof meta?.httpStatusCode === 'number' ? meta.httpStatusCode : undefined;
-}
-
-/** The outputs to store, by digest hex; checks each result's digest against its output's bytes. */
-function collectOutputs(records: readonly EvidenceRecord[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const { result, output } of records) {
-    const digest = result.evidenceDigest;
-    if (digest === undefined) continue;
-    const bytes = evidenceBytes(output);
-    const where = { resource: result.resource, attestation: result.attestation, evidenceDigest: digest };
-    if (bytes === undefined) throw new EvidenceError(`result ${result.resource} / ${result.attestation} names evidence ${digest} but comes without its output`, where);
-    const hex = sha256Hex(bytes);
-    if (`sha256:${hex}` !== digest) throw new EvidenceError(`result ${result.resource} / ${result.attestation}: evidence digest ${digest} is not the digest of its output (sha256:${hex})`, where);
-    out.set(hex, bytes);
-  }
-  return out;
 }

@@ -13,7 +13,6 @@
  * const page = await store.query('REQ#ac-2', { skPrefix: 'V#', limit: 100 });
  * await store.close();
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ArgusError, ConflictError, StoreError } from '#core/errors.ts';
@@ -36,6 +35,7 @@ import type { Line } from './line-reader.ts';
 import { SortedKeys } from './sorted-keys.ts';
 import { readSnapshot, removeSnapshotLeftover, writeSnapshot, type SnapshotItem } from './snapshot.ts';
 import { replayWal, WriteAheadLog, type WalEntry, type WalOp } from './write-ahead-log.ts';
+import { decodeCursor, encodeCursor, fingerprint, validateOps } from '../store-ops.ts';
 
 export interface EmbeddedStoreOptions {
   /** Directory holding `wal.jsonl`, `snapshot.jsonl` and `LOCK`; created when missing. */
@@ -473,52 +473,4 @@ function checkCondition(op: WriteOp, current: StoredItem | undefined): void {
   const what = expected === 'absent' ? 'to be absent' : `at version ${expected}`;
   const found = current ? `version ${current.version}` : 'no item';
   throw new ConflictError(`${op.type} ${op.pk} / ${op.sk}: expected the item ${what}, found ${found}`, { pk: op.pk, sk: op.sk, expected, actual });
-}
-
-function validateOps(ops: readonly WriteOp[]): void {
-  const seen = new Map<string, Set<string>>();
-  for (const [index, op] of ops.entries()) {
-    const where = { index, pk: op.pk, sk: op.sk };
-    if (op.type !== 'put' && op.type !== 'delete') throw new StoreError(`write ${index}: unknown type`, where);
-    if (typeof op.pk !== 'string' || op.pk === '' || typeof op.sk !== 'string' || op.sk === '') {
-      throw new StoreError(`write ${index}: pk and sk must be non-empty strings`, where);
-    }
-    const v = op.ifVersion;
-    if (v !== 'any' && v !== 'absent' && !(Number.isSafeInteger(v) && v >= 1)) {
-      throw new StoreError(`write ${index} (${op.pk} / ${op.sk}): ifVersion must be 'absent', 'any' or a version >= 1`, { ...where, ifVersion: v });
-    }
-    let sks = seen.get(op.pk);
-    if (!sks) {
-      sks = new Set();
-      seen.set(op.pk, sks);
-    }
-    // As in DynamoDB: one transaction writes a key at most once.
-    if (sks.has(op.sk)) throw new StoreError(`write ${index}: ${op.pk} / ${op.sk} appears twice in one transaction`, where);
-    sks.add(op.sk);
-  }
-}
-
-/** Identifies a request by its keys and conditions (not its data: cheap for big transactions). */
-function fingerprint(ops: readonly WriteOp[]): string {
-  const hash = createHash('sha256');
-  for (const op of ops) hash.update(`${op.type}\u0000${op.pk}\u0000${op.sk}\u0000${String(op.ifVersion)}\n`);
-  return hash.digest('base64url');
-}
-
-function encodeCursor(pk: string, sk: string): string {
-  return Buffer.from(JSON.stringify([pk, sk]), 'utf8').toString('base64url');
-}
-
-/** Returns the sort key to resume after; the cursor must come from the same partition. */
-function decodeCursor(cursor: string, pk: string): string {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    decoded = undefined;
-  }
-  if (!Array.isArray(decoded) || decoded[0] !== pk || typeof decoded[1] !== 'string') {
-    throw new StoreError(`invalid query cursor for partition ${pk}`, { pk, cursor });
-  }
-  return decoded[1];
 }

@@ -20,12 +20,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { sha256Hex } from '#core/digest.ts';
 import {
   chainResults,
   EMPTY_HEAD_RECORD,
   encodeCheckpoint,
-  evidenceBytes,
   parseCheckpointLine,
   parseEntryLine,
   parseHeadRecord,
@@ -43,6 +41,7 @@ import { DirLock } from './dir-lock.ts';
 import { errnoCode, fsyncDir, writeFully } from './durable-file.ts';
 import { Ed25519Signer, PUBLIC_KEY_FILE, PublicKeyVerifier } from './evidence-signer.ts';
 import { readLines } from './line-reader.ts';
+import { collectOutputs } from '../../core/evidence/outputs.ts';
 
 export const EVIDENCE_DIR = 'evidence';
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -300,22 +299,6 @@ export class LocalEvidenceLedger implements EvidenceLedger {
     if (this.fsync) fsyncDir(this.dir);
     this.headRecord = next;
   }
-}
-
-/** The outputs to store, by digest hex; checks each result's digest against its output's bytes. */
-function collectOutputs(records: readonly EvidenceRecord[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const { result, output } of records) {
-    const digest = result.evidenceDigest;
-    if (digest === undefined) continue;
-    const bytes = evidenceBytes(output);
-    const where = { resource: result.resource, attestation: result.attestation, evidenceDigest: digest };
-    if (bytes === undefined) throw new EvidenceError(`result ${result.resource} / ${result.attestation} names evidence ${digest} but comes without its output`, where);
-    const hex = sha256Hex(bytes);
-    if (`sha256:${hex}` !== digest) throw new EvidenceError(`result ${result.resource} / ${result.attestation}: evidence digest ${digest} is not the digest of its output (sha256:${hex})`, where);
-    out.set(hex, bytes);
-  }
-  return out;
 }
 
 function readHead(dir: string): HeadRecord {
