@@ -22,7 +22,7 @@ export function createAttestShardHandler(deps: DepsSource<AttestShardDeps>): (ev
     const shard = intField('reconcile-attest-shard', e, 'shard', 0, shards - 1);
     const batchSize = intField('reconcile-attest-shard', e, 'batchSize', 1);
     const planned = intField('reconcile-attest-shard', e, 'planned', 0);
-    const d = await resolveDeps(deps);
+    const d = await resolveDeps(deps, { shard });
     const { due } = planDueWork(d.engine, asOf);
     const work = [...due].filter(([resource]) => shardOf(resource, shards) === shard);
     const dueNow = work.reduce((n, [, attestations]) => n + attestations.length, 0);
@@ -62,5 +62,13 @@ async function countEarlierAttempts(d: AttestDeps, shard: number, shards: number
   return counts;
 }
 
-/** AWS (index.handler): table client and providers once per container, the engine loaded from the table per invocation. */
-export const handler = createAttestShardHandler(async () => (await import('../src/adapters/aws/lambda-config.ts')).lambdaEngineDeps());
+/**
+ * AWS (index.handler): table, S3 and KMS clients and providers once per container; the engine
+ * loaded from the table and the evidence ledger opened on the chain's head per invocation.
+ */
+export const handler = createAttestShardHandler(async ({ shard }) => {
+  const config = await import('../src/adapters/aws/lambda-config.ts');
+  // One evidence chain per shard: shards run in parallel and would otherwise race for one head.
+  const evidence = await config.lambdaEvidence(process.env, `shard-${shard ?? 0}`);
+  return { ...(await config.lambdaEngineDeps()), evidence };
+});

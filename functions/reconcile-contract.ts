@@ -127,8 +127,14 @@ export function isFailedShard(r: ShardResult | FailedShard): r is FailedShard {
 }
 
 /** Dependencies passed as they are, or made per invocation (AWS: clients at module scope, fresh engine). */
-export type DepsSource<T> = T | (() => T | Promise<T>);
+/** Dependencies, or a function building them per invocation from what the invocation is about. */
+export type DepsSource<T> = T | ((context: DepsContext) => T | Promise<T>);
 
-export async function resolveDeps<T extends object>(source: DepsSource<T>): Promise<T> {
-  return typeof source === 'function' ? await (source as () => T | Promise<T>)() : source;
+/** What a deps factory may key on (the AttestShard handler gives its shard). */
+export interface DepsContext {
+  readonly shard?: number;
+}
+
+export async function resolveDeps<T extends object>(source: DepsSource<T>, context: DepsContext = {}): Promise<T> {
+  return typeof source === 'function' ? await (source as (context: DepsContext) => T | Promise<T>)(context) : source;
 }

@@ -32,10 +32,14 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** A ComplianceObjective manifest, as the alarm specs take it (src/core/slo/alarms.ts). */
 export type ObjectiveDefinition = Parameters<typeof objectiveAlarms>[0];
 
+/** Objects the attest-shard function writes: S3EvidenceLedger.outputKey with no prefix. */
+const EVIDENCE_OUTPUTS_PATTERN = 'outputs/*';
+
 /** Environment variables the functions read (set here only, through the construct). */
 export const FUNCTION_ENV = {
   tableName: 'ARGUS_TABLE_NAME',
   evidenceBucket: 'ARGUS_EVIDENCE_BUCKET',
+  evidenceSigningKey: 'ARGUS_EVIDENCE_SIGNING_KEY',
   stateMachineArn: 'ARGUS_RECONCILE_STATE_MACHINE_ARN',
   providerExternalId: 'ARGUS_PROVIDER_EXTERNAL_ID',
   providerRolePath: 'ARGUS_PROVIDER_ROLE_PATH',
@@ -241,8 +245,12 @@ export class ArgusControlPlane extends Construct {
     for (const f of present([attestShard, publisher, apiFunctions.definitions, apiFunctions.operations, apiFunctions.agents, apiFunctions.agentAdmin, remoteWrite])) this.bindTable(f, 'readWrite');
     // openapi serves a static document; its context names the table but never reads it.
     apiFunctions.openapi?.addEnvironment(FUNCTION_ENV.tableName, this.storage.table.tableName);
-    this.storage.grantEvidenceWrite(attestShard);
+    // The evidence ledger (S3EvidenceLedger): outputs under outputs/ (read back by verify), checkpoints signed with the signing key.
+    this.storage.grantEvidenceWrite(attestShard, EVIDENCE_OUTPUTS_PATTERN);
+    this.storage.grantEvidenceRead(attestShard, EVIDENCE_OUTPUTS_PATTERN);
+    this.storage.grantEvidenceSign(attestShard);
     attestShard.addEnvironment(FUNCTION_ENV.evidenceBucket, this.storage.evidenceBucket.bucketName);
+    attestShard.addEnvironment(FUNCTION_ENV.evidenceSigningKey, this.storage.signingKey.keyArn);
     publisher.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['cloudwatch:PutMetricData'],

@@ -69,6 +69,8 @@ export class ArgusStorage extends Construct {
   readonly evidenceBucket: s3.Bucket;
   /** Server access logs of the evidence bucket. */
   readonly accessLogsBucket: s3.Bucket;
+  /** Signs evidence ledger checkpoints (ECC_NIST_P256, SIGN_VERIFY): the private key never leaves KMS. */
+  readonly signingKey: kms.Key;
 
   constructor(scope: Construct, id: string, props: ArgusStorageProps = {}) {
     super(scope, id);
@@ -185,6 +187,16 @@ export class ArgusStorage extends Construct {
       id: 'NIST.800.53.R5-S3BucketReplicationEnabled',
       reason: 'Evidence is protected in-region by versioning and Object Lock; cross-region replication needs a second region and key, a deployment decision left to the operator.',
     });
+
+    // Checkpoint signatures in retained evidence must stay verifiable: the key is retained
+    // whatever removalPolicy says (deleting it would only schedule deletion, but losing it
+    // would leave the public key available only where someone exported it).
+    this.signingKey = new kms.Key(this, 'EvidenceSigningKey', {
+      description: 'Argus: signs evidence ledger checkpoints',
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
 
   /** Read access to the table (and its indexes, and the key to decrypt). */
@@ -197,13 +209,18 @@ export class ArgusStorage extends Construct {
     return this.table.grantReadWriteData(grantee);
   }
 
-  /** Writes evidence objects (and their retention) into the evidence bucket. */
-  grantEvidenceWrite(grantee: iam.IGrantable): iam.Grant {
-    return this.evidenceBucket.grantPut(grantee);
+  /** Writes evidence objects (and their retention) into the evidence bucket, under `objectsKeyPattern` (e.g. `outputs/*`). @default '*' */
+  grantEvidenceWrite(grantee: iam.IGrantable, objectsKeyPattern?: string): iam.Grant {
+    return this.evidenceBucket.grantPut(grantee, objectsKeyPattern);
   }
 
-  /** Reads evidence objects. */
-  grantEvidenceRead(grantee: iam.IGrantable): iam.Grant {
-    return this.evidenceBucket.grantRead(grantee);
+  /** Reads evidence objects under `objectsKeyPattern`. @default '*' */
+  grantEvidenceRead(grantee: iam.IGrantable, objectsKeyPattern?: string): iam.Grant {
+    return this.evidenceBucket.grantRead(grantee, objectsKeyPattern);
+  }
+
+  /** Signs checkpoints with the signing key and reads its public key (that key only). */
+  grantEvidenceSign(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['kms:Sign', 'kms:GetPublicKey'], resourceArns: [this.signingKey.keyArn] });
   }
 }

@@ -72,6 +72,8 @@ describe('the data stack', () => {
       }),
     });
     data.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    // The checkpoint signing key: asymmetric P-256, sign/verify only (KMS rotates no asymmetric key), retained.
+    data.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', Properties: Match.objectLike({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }) });
     data.hasResourceProperties('AWS::Backup::BackupSelection', { BackupSelection: Match.objectLike({ Resources: [Match.anyValue()] }) });
   });
 
@@ -222,6 +224,25 @@ describe('the control plane stack', () => {
     const put = statements.find((s) => s.Action === 'cloudwatch:PutMetricData') as Json;
     expect(put.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'Argus' } });
     expect(statements.filter((s) => s.Effect === 'Allow' && JSON.stringify(s.Action).match(/"\*"|":\*"/))).toEqual([]);
+  });
+
+  it('lets the runner sign evidence checkpoints with the signing key only, and names the key in its environment', () => {
+    const signingKey = Object.keys(data.findResources('AWS::KMS::Key', { Properties: { KeySpec: 'ECC_NIST_P256' } }));
+    expect(signingKey).toHaveLength(1);
+    const keyArn = (v: unknown) => JSON.stringify(v).includes(`GetAtt${signingKey[0]}Arn`);
+    const statements = resources(cp, 'AWS::IAM::Policy').flatMap(([, p]) => (props(p).PolicyDocument as { Statement: Json[] }).Statement);
+    const signs = statements.filter((s) => JSON.stringify(s.Action).includes('kms:Sign'));
+    expect(signs).toHaveLength(1);
+    expect(signs[0]?.Action).toEqual(['kms:GetPublicKey', 'kms:Sign']);
+    expect(keyArn(signs[0]?.Resource) && !Array.isArray(signs[0]?.Resource)).toBe(true);
+    const [[, attest]] = resources(cp, 'AWS::Lambda::Function').filter(([id]) => id.startsWith('ControlPlaneAttestShard')) as [[string, Json]];
+    const env = (props(attest).Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(keyArn(env.ARGUS_EVIDENCE_SIGNING_KEY)).toBe(true);
+    expect(env.ARGUS_EVIDENCE_BUCKET).toBeDefined();
+    // Evidence objects are put under outputs/ only.
+    const puts = statements.filter((s) => JSON.stringify(s.Action).includes('s3:PutObject"'));
+    expect(puts).toHaveLength(1);
+    expect(JSON.stringify(puts[0]?.Resource)).toContain('"/outputs/*"');
   });
 
   it('deploys one function per API family with an entry besides the five workers, and one route and invoke permission per route', () => {

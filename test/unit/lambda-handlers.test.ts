@@ -3,8 +3,11 @@
  * from the environment ArgusControlPlane sets (ARGUS_TABLE_NAME), the clients stay per container
  * and the engine is loaded from the table per invocation. DynamoDB and CloudWatch are mocked.
  */
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue, DynamoDBRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -20,6 +23,20 @@ const NOW = Date.UTC(2026, 0, 1, 12);
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const cw = mockClient(CloudWatchClient);
+const s3 = mockClient(S3Client);
+const kms = mockClient(KMSClient);
+const BUCKET = 'argus-test-evidence';
+const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0d1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b';
+
+/** KMS stood in by a local P-256 key, answering Sign and GetPublicKey as KMS does. */
+function kmsSigns(): void {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  kms.on(SignCommand).callsFake((input: { KeyId?: string; Message?: Uint8Array }) => {
+    if (input.KeyId !== KEY_ARN || !input.Message) throw new Error('unexpected Sign input');
+    return { KeyId: KEY_ARN, Signature: sign('sha256', input.Message, privateKey), SigningAlgorithm: 'ECDSA_SHA_256' };
+  });
+  kms.on(GetPublicKeyCommand, { KeyId: KEY_ARN }).resolves({ KeyId: KEY_ARN, KeyUsage: 'SIGN_VERIFY', KeySpec: 'ECC_NIST_P256', PublicKey: publicKey.export({ type: 'spki', format: 'der' }) });
+}
 
 /** One attestation due on each of two buckets. */
 const defs: AnyDefinition[] = [
@@ -46,11 +63,15 @@ beforeEach(() => {
   vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
   vi.stubEnv('AWS_REGION', 'eu-west-1');
   vi.stubEnv(FUNCTION_ENV.tableName, TABLE);
+  vi.stubEnv(FUNCTION_ENV.evidenceBucket, BUCKET);
+  vi.stubEnv(FUNCTION_ENV.evidenceSigningKey, KEY_ARN);
 });
 
 afterEach(() => {
   ddb.reset();
   cw.reset();
+  s3.reset();
+  kms.reset();
   vi.useRealTimers();
   vi.unstubAllEnvs();
   vi.restoreAllMocks();
@@ -82,6 +103,40 @@ describe('Lambda handler wiring', () => {
     expect(second).toMatchObject({ planned: 1 });
     expect(ddb.commandCalls(QueryCommand).length).toBe(2 * queriesPerLoad);
     expect(queriedTables()).toEqual([TABLE]);
+  });
+
+  it('attest shard: stores each output in the evidence bucket and signs a checkpoint with the KMS key on its shard's chain before committing results', async () => {
+    tableHolds(defs);
+    ddb.on(GetCommand).resolves({});
+    ddb.on(TransactWriteCommand).resolves({});
+    s3.on(PutObjectCommand).resolves({ ETag: '"e"', ChecksumSHA256: 'x' });
+    kmsSigns();
+    const { handler } = await import('../../functions/reconcile-attest-shard.ts');
+
+    const result = await handler({ runId: 'r1', asOf: NOW, shards: 1, shard: 0, batchSize: 10, planned: 2 });
+
+    expect(result).toMatchObject({ shard: 0, evaluated: 2, passed: 2, writes: 2, aborted: false });
+    // Both results have the same output ({ expression, value }): one object, keyed by its digest.
+    const puts = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]).toMatchObject({ Bucket: BUCKET, Key: expect.stringMatching(/^outputs\/[0-9a-f]{64}\.json$/), IfNoneMatch: '*', ChecksumSHA256: expect.any(String) });
+    expect(kms.commandCalls(SignCommand).map((c) => c.args[0].input)).toEqual([expect.objectContaining({ KeyId: KEY_ARN, MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' })]);
+    // One transaction for the ledger (two entries, a checkpoint, the head), then one for the results.
+    const transactions = ddb.commandCalls(TransactWriteCommand).map((c) => c.args[0].input.TransactItems ?? []);
+    expect(transactions).toHaveLength(2);
+    const ledgerKeys = JSON.stringify(transactions[0]);
+    expect(ledgerKeys).toContain('LEDGER#shard-0');
+    expect(ledgerKeys).toContain('CP#000000000001');
+    expect(ledgerKeys).toContain(puts[0]?.Key);
+    expect(JSON.stringify(transactions[1])).not.toContain('LEDGER#');
+  });
+
+  it('attest shard: fails with an error naming a missing ARGUS_EVIDENCE_SIGNING_KEY, before calling AWS', async () => {
+    vi.stubEnv(FUNCTION_ENV.evidenceSigningKey, '');
+    const { handler } = await import('../../functions/reconcile-attest-shard.ts');
+
+    await expect(handler({ runId: 'r1', asOf: NOW, shards: 1, shard: 0, batchSize: 10, planned: 2 })).rejects.toMatchObject({ code: 'CONFIG', message: `environment variable ${FUNCTION_ENV.evidenceSigningKey} is required` });
+    expect([...ddb.calls(), ...s3.calls(), ...kms.calls()]).toHaveLength(0);
   });
 
   it('stream handler: applies a batch to an engine loaded from the table and reports an unreadable record', async () => {
