@@ -105,7 +105,7 @@ describe('Lambda handler wiring', () => {
     expect(queriedTables()).toEqual([TABLE]);
   });
 
-  it('attest shard: stores each output in the evidence bucket and signs a checkpoint with the KMS key on its shard's chain before committing results', async () => {
+  it("attest shard: stores each output in the evidence bucket and signs a checkpoint with the KMS key on the shard's own chain before committing results", async () => {
     tableHolds(defs);
     ddb.on(GetCommand).resolves({});
     ddb.on(TransactWriteCommand).resolves({});
