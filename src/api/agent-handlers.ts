@@ -98,12 +98,6 @@ async function writeHeartbeat(ctx: ApiContext, provider: string, hb: Heartbeat, 
   return recordHeartbeat(ctx.store, provider, hb, timeoutMs, ctx.clock.now());
 }
 
-/** Records a heartbeat that is not an agent's: a successful role assumption of an aws-account Provider. */
-export async function recordRoleAssumption(ctx: ApiContext, provider: string): Promise<void> {
-  const def = await providerDef(ctx, provider);
-  await writeHeartbeat(ctx, provider, { source: 'role-assumption', healthy: true }, def?.spec.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS);
-}
-
 interface ReportedResource {
   readonly name: string;
   readonly type: string;

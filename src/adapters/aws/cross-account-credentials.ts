@@ -63,7 +63,17 @@ export interface CrossAccountCredentialsOptions {
   readonly refreshBeforeMs?: number;
   /** @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Told of every AssumeRole call and how it went (not of cache hits): a successful assumption
+   * is the heartbeat of an aws-account Provider. Awaited; its own errors are ignored.
+   */
+  readonly onAssume?: (event: AssumeEvent) => void | Promise<void>;
 }
+
+/** One AssumeRole call, as `onAssume` sees it. */
+export type AssumeEvent =
+  | { readonly roleArn: string; readonly ok: true }
+  | { readonly roleArn: string; readonly ok: false; readonly reason: AssumeRoleFailure; readonly message: string };
 
 interface CacheEntry {
   readonly promise: Promise<AwsCredentialIdentity>;
@@ -113,6 +123,25 @@ export class CrossAccountCredentials {
   }
 
   private async assume(roleArn: string, externalId: string | undefined): Promise<AwsCredentialIdentity> {
+    try {
+      const creds = await this.assumeOnce(roleArn, externalId);
+      await this.notify({ roleArn, ok: true });
+      return creds;
+    } catch (error) {
+      if (error instanceof CrossAccountAccessError) await this.notify({ roleArn, ok: false, reason: error.reason, message: error.message });
+      throw error;
+    }
+  }
+
+  private async notify(event: AssumeEvent): Promise<void> {
+    try {
+      await this.options.onAssume?.(event);
+    } catch {
+      // A heartbeat that can't be recorded must not stop the attestation.
+    }
+  }
+
+  private async assumeOnce(roleArn: string, externalId: string | undefined): Promise<AwsCredentialIdentity> {
     let out: Awaited<ReturnType<StsSender['send']>> | undefined;
     try {
       out = await this.sts.send(

@@ -53,24 +53,28 @@ async function runImport(
   const { CloudControlClient } = await import('@aws-sdk/client-cloudcontrol');
   const { CloudControlSource, vanishedResources } = await import('../../sources/cloudcontrol.ts');
   const externalId = opts.externalId ?? process.env.ARGUS_PROVIDER_EXTERNAL_ID;
-  let credentials: import('@smithy/types').AwsCredentialIdentityProvider | undefined;
-  if (opts.roleArn !== undefined) {
-    const { CrossAccountCredentials } = await import('../../adapters/aws/cross-account-credentials.ts');
-    credentials = new CrossAccountCredentials({ externalId, sessionName: 'argus-import' }).provider(opts.roleArn);
-  }
-  const accountId = opts.account ?? accountOfRoleArn(opts.roleArn) ?? (await callerAccount(opts.region));
-  const source = new CloudControlSource({
-    accountId,
-    region: opts.region,
-    types: opts.types,
-    provider: opts.provider,
-    listPropertiesComplete: opts.listPropertiesComplete ?? [],
-    client: () => new CloudControlClient({ region: opts.region, ...(credentials ? { credentials } : {}) }),
-  });
-  const inventory = await source.read();
-  await withRuntime(async (rt) => {
-    const deletes = vanishedResources(inventory, rt.engine.index.resources.values()).map((name) => ({ kind: 'Resource' as const, name }));
-    printOutcome(await rt.apply(inventory.resources, deletes));
+  const inventory = await withRuntime(async (rt) => {
+    let credentials: import('@smithy/types').AwsCredentialIdentityProvider | undefined;
+    if (opts.roleArn !== undefined) {
+      const { CrossAccountCredentials } = await import('../../adapters/aws/cross-account-credentials.ts');
+      const { roleAssumptionHeartbeats } = await import('../../adapters/aws/role-assumption-heartbeat.ts');
+      // Assuming an aws-account Provider's role is its heartbeat.
+      const onAssume = roleAssumptionHeartbeats({ store: rt.store, clock: rt.clock, providers: () => rt.engine.index.providers.values() });
+      credentials = new CrossAccountCredentials({ externalId, sessionName: 'argus-import', onAssume }).provider(opts.roleArn);
+    }
+    const accountId = opts.account ?? accountOfRoleArn(opts.roleArn) ?? (await callerAccount(opts.region));
+    const source = new CloudControlSource({
+      accountId,
+      region: opts.region,
+      types: opts.types,
+      provider: opts.provider,
+      listPropertiesComplete: opts.listPropertiesComplete ?? [],
+      client: () => new CloudControlClient({ region: opts.region, ...(credentials ? { credentials } : {}) }),
+    });
+    const read = await source.read();
+    const deletes = vanishedResources(read, rt.engine.index.resources.values()).map((name) => ({ kind: 'Resource' as const, name }));
+    printOutcome(await rt.apply(read.resources, deletes));
+    return read;
   });
   if (inventory.incompleteTypes.length > 0) {
     for (const t of inventory.incompleteTypes) console.error(`warning: ${t.typeName} not read, its stored resources were kept: ${t.error.message}`);
