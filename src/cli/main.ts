@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { stringify } from 'yaml';
-import { LocalRuntime, resolveHome } from '../adapters/local/local-runtime.ts';
+import type { LocalRuntime } from '../adapters/local/local-runtime.ts';
+import { resolveHome } from '../adapters/local/home.ts';
 import { cmp } from '../core/compliance/evaluate-resource.ts';
 import { ArgusError, ValidationError } from '../core/errors.ts';
 import { toManifest } from '../core/manifest/parse.ts';
@@ -9,14 +10,13 @@ import type { AnyDefinition } from '../core/model.ts';
 import type { ApplyOutcome } from '../core/use-cases/apply-definitions.ts';
 import { describe } from './describe.ts';
 import { parseKind } from './kinds.ts';
-import { runQuickstart } from './quickstart.ts';
 import { reconcileWithProgress } from './progress.ts';
 import { formatReportTable, formatSummaryTable } from './report-table.ts';
 import { renderTable } from './table.ts';
 import { registerEvidenceCommands } from './commands/evidence.ts';
 import { oscalAssessmentResults, registerOscalCommands } from './commands/oscal.ts';
 import { registerSloCommands } from './commands/slo.ts';
-import { registerServeCommand } from './serve.ts';
+import { registerServeCommand } from './commands/serve-command.ts';
 import { apiClientOf, remoteApply, remoteGet, remoteReport } from './remote-client.ts';
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerCloudControlCommand } from './commands/cloudcontrol.ts';
@@ -34,6 +34,8 @@ async function withRuntime<T>(program: Command, fn: (runtime: LocalRuntime) => P
           createTable: opts.endpoint !== undefined,
         })
       : undefined;
+  // Loaded on use: `--help` and argument errors don't pay for the engine and providers.
+  const { LocalRuntime } = await import('../adapters/local/local-runtime.ts');
   const runtime = await LocalRuntime.open({ home: resolveHome(opts.home), ...(store ? { store } : {}) });
   try {
     return await fn(runtime);
@@ -175,6 +177,7 @@ export function buildProgram(): Command {
     .option('--once', 'attest and print once, then exit')
     .option('--dir <dir>', 'quickstart folder (catalog.yaml, template.yaml)')
     .action(async (opts: { schedule: string; port: number; once?: boolean; dir?: string }) => {
+      const { runQuickstart } = await import('./quickstart.ts');
       await runQuickstart({ home: resolveHome(program.opts<{ home?: string }>().home), schedule: opts.schedule, port: opts.port, once: opts.once === true, dir: opts.dir });
     });
 

@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { ComplianceEngine } from '../../core/compliance/engine.ts';
 import type { AnyDefinition } from '../../core/model.ts';
 import { indexDefinitions } from '../../core/manifest/references.ts';
@@ -16,12 +16,7 @@ import { EmbeddedStore } from './embedded-store.ts';
 import { EVIDENCE_DIR, LocalEvidenceLedger } from './evidence-ledger.ts';
 import { loadManifestPaths } from './manifest-files.ts';
 
-export const DEFAULT_HOME = '.argus';
-
-/** `--home`, else `ARGUS_HOME`, else `.argus` in the working directory. */
-export function resolveHome(flag?: string): string {
-  return resolve(flag ?? process.env.ARGUS_HOME ?? DEFAULT_HOME);
-}
+export { DEFAULT_HOME, resolveHome } from './home.ts';
 
 export interface LocalRuntimeOptions {
   readonly home: string;

@@ -4,9 +4,7 @@
  * unsupported version: the message says which versions are accepted).
  */
 import type { Command } from 'commander';
-import { hostAgent } from '../../agents/host-agent.ts';
 import { ArgusError } from '../../core/errors.ts';
-import { ControlPlaneRejectedError } from '../../provider-runtime/client.ts';
 import type { AgentLog } from '../../provider-runtime/runtime.ts';
 
 const jsonLog: AgentLog = (level, msg, fields = {}) => {
@@ -30,6 +28,8 @@ export function registerAgentCommands(program: Command): void {
       if (!key) throw new ArgusError('USAGE', 'give --key or ARGUS_AGENT_KEY');
       // Only for compatibility tests: report another runtime version than this build's.
       const version = process.env.ARGUS_AGENT_REPORTED_VERSION;
+      const { hostAgent } = await import('../../agents/host-agent.ts');
+      const { ControlPlaneRejectedError } = await import('../../provider-runtime/client.ts');
       const runtime = hostAgent({
         controlPlane: opts.controlPlane,
         provider: opts.provider,

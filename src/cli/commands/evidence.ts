@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { EVIDENCE_DIR, verifyLocalEvidence } from '../../adapters/local/evidence-ledger.ts';
-import { resolveHome } from '../../adapters/local/local-runtime.ts';
+import { resolveHome } from '../../adapters/local/home.ts';
 import type { VerifyReport } from '../../core/evidence/verify.ts';
 import { EvidenceError } from '../../core/evidence/evidence-error.ts';
 

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { EVIDENCE_DIR, indexLedgerEntries, ledgerKey, outputPath } from '../../adapters/local/evidence-ledger.ts';
-import { LocalRuntime, resolveHome } from '../../adapters/local/local-runtime.ts';
+import type { LocalRuntime } from '../../adapters/local/local-runtime.ts';
+import { resolveHome } from '../../adapters/local/home.ts';
 import { buildAssessmentResults } from '../../core/oscal/assessment-results.ts';
 import { mergeImported, requirementsFromCatalog, type MergeOutcome } from '../../core/oscal/catalog-import.ts';
 import { OscalError } from '../../core/oscal/oscal-error.ts';
@@ -50,6 +51,7 @@ export function registerOscalCommands(program: Command): void {
     .option('--prefix <text>', 'prepended to control ids to name the requirements', '')
     .option('--dry-run', 'show what would change, write nothing')
     .action(async (file: string, opts: { framework?: string; prefix: string; dryRun?: boolean }) => {
+      const { LocalRuntime } = await import('../../adapters/local/local-runtime.ts');
       const rt = await LocalRuntime.open({ home: resolveHome(program.opts<{ home?: string }>().home) });
       try {
         const s = await importOscalFile(rt, file, opts);

@@ -2,7 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
-import { LocalRuntime, resolveHome } from '../../adapters/local/local-runtime.ts';
+import type { LocalRuntime } from '../../adapters/local/local-runtime.ts';
+import { resolveHome } from '../../adapters/local/home.ts';
 import { RemoteWritePublisher } from '../../adapters/local/remote-write-publisher.ts';
 import { parseDuration } from '../../core/duration.ts';
 import { ArgusError } from '../../core/errors.ts';
@@ -15,6 +16,7 @@ import { promDuration, sloRules } from '../../core/slo/rules.ts';
 import { renderTable } from '../table.ts';
 
 async function withRuntime<T>(program: Command, fn: (rt: LocalRuntime) => Promise<T>): Promise<T> {
+  const { LocalRuntime } = await import('../../adapters/local/local-runtime.ts');
   const runtime = await LocalRuntime.open({ home: resolveHome(program.opts<{ home?: string }>().home) });
   try {
     return await fn(runtime);
