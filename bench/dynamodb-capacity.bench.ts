@@ -3,11 +3,9 @@
  * ConsumedCapacity (ReturnConsumedCapacity INDEXES) of every request, at 0%, 1% and 100% churn
  * (share of resources whose results changed outcome in a reconcile where every pair is due).
  *
- * Two write paths:
- *  - current: `reconcile` as it is (one full results item per resource, in transactions of up to 100);
- *  - checked-at (the design in docs/dynamodb-table-design.md, write side measured here): a resource
- *    whose outcomes did not change gets a small CHECKED item; a changed one a plain conditional
- *    write of its full results item.
+ * The shipped path, `reconcile` (docs/dynamodb-table-design.md, "CHECKED items"): a resource whose
+ * re-run results did not change gets one small plain write of its CHECKED item; changed resources
+ * get their full results item, in transactions of up to 100 (one per batch).
  *
  *   npx tsx bench/dynamodb-capacity.bench.ts [--resources 500] [--k 10]
  */
@@ -18,11 +16,8 @@ import { parseArgs } from 'node:util';
 import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import { DynamoDbFeedStore } from '../src/adapters/aws/dynamodb-feed-store.ts';
 import { LocalRuntime } from '../src/adapters/local/local-runtime.ts';
-import { resultsKey } from '../src/core/keys.ts';
 import { API_VERSION, type AnyDefinition, type Attestation, type Resource } from '../src/core/model.ts';
 import type { AttestationProvider, ProviderOutcome } from '../src/core/ports/attestation-provider.ts';
-import type { ResultsItem } from '../src/core/results-item.ts';
-import { checkedKey } from '../src/core/table-design.ts';
 import { ProviderRegistry } from '../src/providers/registry.ts';
 import { digestOf } from '../src/core/digest.ts';
 import { startDynamoDbLocal } from '../test/support/dynamodb-local.ts';
@@ -110,38 +105,16 @@ try {
   };
   console.log('| path, churn | evaluations | table WCU | index WCU | WCU per evaluation | USD per million evaluations |');
   console.log('| --- | --- | --- | --- | --- | --- |');
-  // Current path: every pair due (freshness expired), outcomes of `fraction` of the resources flip.
+  // Shipped path: every pair due (freshness expired), outcomes of `fraction` of the resources flip.
   for (const fraction of [0, 0.01, 1]) {
     now += FRESHNESS + 1;
     churnSet(fraction === 0 ? 0 : fraction);
     // Flip against the previous round: 0% keeps last outcomes (the previous round ended with no flips).
     const m = await measure(async () => (await runtime.reconcile()).evaluated);
-    report(`current (reconcile), ${fraction * 100}%`, m);
+    report(`reconcile, ${fraction * 100}%`, m);
     churnSet(0);
     now += FRESHNESS + 1;
     await runtime.reconcile(); // back to all-pass, not measured
-  }
-  // Checked-at design, write side: unchanged resources get a small CHECKED item, changed ones their results item.
-  for (const fraction of [0, 0.01, 1]) {
-    now += FRESHNESS + 1;
-    const changed = new Set(names.slice(0, Math.round(names.length * fraction)));
-    const m = await measure(async () => {
-      let evaluations = 0;
-      for (const name of names) {
-        const key = resultsKey(name);
-        const current = await store.get<ResultsItem>(key.pk, key.sk);
-        if (!current) continue;
-        evaluations += Object.keys(current.data.results).length;
-        if (changed.has(name)) {
-          const results = Object.fromEntries(Object.entries(current.data.results).map(([a, r]) => [a, { ...r, outcome: r.outcome === 'Passed' ? 'Failed' : 'Passed', executedAt: now }]));
-          await store.transact([{ type: 'put', ...key, data: { resource: name, results }, ifVersion: current.version }]);
-        } else {
-          await store.transact([{ type: 'put', ...checkedKey(name), data: { resource: name, checkedAt: now, resultsVersion: current.version }, ifVersion: 'any' }]);
-        }
-      }
-      return evaluations;
-    });
-    report(`checked-at, ${fraction * 100}%`, m);
   }
   await runtime.close();
 } finally {

@@ -7,7 +7,7 @@
  */
 import { canonicalJson } from '../core/digest.ts';
 import { NotFoundError, ValidationError, type ManifestIssue } from '../core/errors.ts';
-import { definitionKey, resultsKey } from '../core/keys.ts';
+import { checkedKey, definitionKey, resultsKey } from '../core/keys.ts';
 import { checkReferences, indexDefinitions } from '../core/manifest/references.ts';
 import { parseCloudFormationYaml } from '../sources/cfn-yaml.ts';
 import { collectManifests, toManifest, type Manifest } from '../core/manifest/parse.ts';
@@ -267,6 +267,9 @@ export async function deleteDefinition(ctx: ApiContext, kind: DefinitionKind, na
     const rk = resultsKey(name);
     const results = await ctx.store.get(rk.pk, rk.sk);
     if (results) ops.push({ type: 'delete', ...rk, ifVersion: results.version });
+    const ck = checkedKey(name);
+    const checked = await ctx.store.get(ck.pk, ck.sk);
+    if (checked) ops.push({ type: 'delete', ...ck, ifVersion: checked.version });
   }
   if (kind === 'Implementation') ops.push(...(await droppedInlineOps(ctx, engine.index, name, new Set())));
   await ctx.store.transact(ops);

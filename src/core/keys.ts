@@ -8,6 +8,8 @@ import { DEFINITION_KINDS, type DefinitionKind } from './model.ts';
 export const KEY_PREFIX = {
   definition: 'DEF#',
   results: 'RESULTS#',
+  /** Small "re-run, nothing changed" items, one per resource (src/core/checked-item.ts). */
+  checked: 'CHECKED#',
   meta: 'META',
   work: 'WORK#',
   agent: 'AGENT#',
@@ -52,6 +54,20 @@ export function resultsKey(resource: string): { pk: string; sk: string } {
   return { pk: resultsPartition(shardOfName(resource, RESULTS_SHARDS)), sk: resource };
 }
 
+/** Checked-at times of a resource's unchanged re-runs; sharded like its results item. */
+export function checkedKey(resource: string): { pk: string; sk: string } {
+  return { pk: checkedPartition(shardOfName(resource, RESULTS_SHARDS)), sk: resource };
+}
+
+export function checkedPartition(shard: number): string {
+  return `${KEY_PREFIX.checked}${String(shard).padStart(2, '0')}`;
+}
+
+/** Every checked-at partition, for loading them with the results (no scan). */
+export function checkedPartitions(): string[] {
+  return Array.from({ length: RESULTS_SHARDS }, (_, i) => checkedPartition(i));
+}
+
 /** Where a change-feed consumer (the local event-source mapping) keeps its checkpoint. */
 export function feedCheckpointKey(consumer: string): { pk: string; sk: string } {
   return { pk: KEY_PREFIX.meta, sk: `FEED_CHECKPOINT#${consumer}` };
@@ -86,6 +102,7 @@ export function agentStatusKey(provider: string): { pk: string; sk: string } {
 export type ParsedKey =
   | { readonly type: 'definition'; readonly kind: DefinitionKind; readonly name: string }
   | { readonly type: 'results'; readonly resource: string }
+  | { readonly type: 'checked'; readonly resource: string }
   | { readonly type: 'other' };
 
 export function parseKey(pk: string, sk: string): ParsedKey {
@@ -94,5 +111,6 @@ export function parseKey(pk: string, sk: string): ParsedKey {
     if ((DEFINITION_KINDS as readonly string[]).includes(kind)) return { type: 'definition', kind: kind as DefinitionKind, name: sk };
   }
   if (pk.startsWith(KEY_PREFIX.results) && /^\d{2}$/.test(pk.slice(KEY_PREFIX.results.length))) return { type: 'results', resource: sk };
+  if (pk.startsWith(KEY_PREFIX.checked) && /^\d{2}$/.test(pk.slice(KEY_PREFIX.checked.length))) return { type: 'checked', resource: sk };
   return { type: 'other' };
 }

@@ -170,6 +170,12 @@ export interface AttestationResult {
   readonly requirementVersions: Readonly<Record<string, number>>;
   /** SHA-256 of the full output kept as evidence. */
   readonly evidenceDigest?: string;
+  /**
+   * Latest re-run that confirmed this result unchanged (epoch ms), from the resource's CHECKED
+   * item; only set when later than `executedAt`. Freshness (Expired) counts from
+   * max(executedAt, lastCheckedAt); nothing else uses it. Never stored in a results item.
+   */
+  readonly lastCheckedAt?: number;
 }
 
 export type ResourceAttestationStatus =

@@ -6,6 +6,8 @@
  */
 import { KEY_PREFIX, shardOfName } from './keys.ts';
 
+export { checkedKey } from './keys.ts';
+
 export const TABLE_ATTR = {
   pk: 'pk',
   sk: 'sk',
@@ -43,7 +45,7 @@ export const ITEM_PREFIX = {
   /** Derived state of one resource: `RR#<requirement>` and `RA#<attestation>` items. */
   pair: 'PAIR#',
   /** Small "checked at, nothing changed" items, one per resource (see the design doc). */
-  checked: 'CHECKED#',
+  checked: KEY_PREFIX.checked,
   /** Evidence ledger entries of one hash chain. */
   ledger: 'LEDGER#',
 } as const;
@@ -77,10 +79,6 @@ export function resourceRequirementKey(resource: string, requirement: string): {
 /** Derived (resource, attestation) state; indexed per attestation (invalidation). */
 export function resourceAttestationKey(resource: string, attestation: string): { pk: string; sk: string } {
   return { pk: `${ITEM_PREFIX.pair}${resource}`, sk: `RA#${attestation}` };
-}
-
-export function checkedKey(resource: string): { pk: string; sk: string } {
-  return { pk: `${ITEM_PREFIX.checked}${String(shardOfName(resource, DUE_SHARDS)).padStart(2, '0')}`, sk: resource };
 }
 
 /** Ledger entry `seq` (>= 1) of a chain; zero-padded so entries sort in chain order. */

@@ -3,13 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ComplianceEngine } from '#core/compliance/engine.ts';
+import { checkedKey, resultsKey } from '#core/keys.ts';
 import { computeDerivedState } from '#core/compliance/derived-state.ts';
 import type { AnyDefinition, Requirement } from '#core/model.ts';
 import type { ChangeRecord } from '#core/ports/store.ts';
 import { applyChangeRecords } from '#core/use-cases/apply-change-records.ts';
 import { applyDefinitions } from '#core/use-cases/apply-definitions.ts';
 import { loadDefinitions, loadEngine, loadResults } from '#core/use-cases/load-engine.ts';
-import { reconcile } from '#core/use-cases/reconcile.ts';
+import { planDueWork, reconcile } from '#core/use-cases/reconcile.ts';
 import { DynamoDbFeedStore } from '../../src/adapters/aws/dynamodb-feed-store.ts';
 import { DynamoDbStore } from '../../src/adapters/aws/dynamodb-store.ts';
 import { DynamoDbStreamPoller, DynamoDbStreamReader } from '../../src/adapters/aws/dynamodb-stream.ts';
@@ -86,6 +87,46 @@ describe('DynamoDB stream processing', () => {
         'org/acct-1/bucket-b ac-3 Compliant',
         'org/acct-1/bucket-b sc-28 NonCompliant',
       ]);
+    } finally {
+      await poller.stop();
+    }
+  });
+
+  it('re-runs with unchanged results write only the small CHECKED item, which moves freshness through the stream, and a deleted Resource takes it along', async () => {
+    const table = await freshTable(clients, 'argus-checked');
+    const store = new DynamoDbStore({ client: clients.client, streams: clients.streams, tableName: table });
+    const poller = await DynamoDbStreamPoller.start(clients.streams, await store.streamArn(), { startingPosition: 'TRIM_HORIZON', intervalMs: 60_000 });
+    const engine = new ComplianceEngine(T0);
+    poller.subscribe((records) => applyChangeRecords(engine, records));
+    const HOUR = 3_600_000;
+    const bucket = 'org/acct-1/bucket-a';
+    try {
+      await applyDefinitions(store, catalog());
+      await poller.catchUp();
+      await reconcile({ store, engine, providers: defaultProviders(), clock: clockAt(T0) });
+      await poller.catchUp();
+      const before = await store.get(resultsKey(bucket).pk, resultsKey(bucket).sk);
+
+      // Every pair expired; the re-run finds the same outcomes: no results item is rewritten.
+      const T1 = T0 + HOUR + 1;
+      const summary = await reconcile({ store, engine, providers: defaultProviders(), clock: clockAt(T1) });
+      expect(summary).toMatchObject({ planned: 6, evaluated: 6, writes: 3 });
+      await poller.catchUp();
+      expect((await store.get(resultsKey(bucket).pk, resultsKey(bucket).sk))?.version).toBe(before?.version);
+      expect((await store.get(checkedKey(bucket).pk, checkedKey(bucket).sk))?.data).toEqual({ resource: bucket, checkedAt: { encrypted: T1, private: T1 } });
+
+      // Fresh again from T1 (not from the results' executedAt T0): nothing due until T1 + 1 h.
+      expect(planDueWork(engine, T1 + HOUR - 1).planned).toBe(0);
+      expect(engine.snapshot()).toEqual(await fromScratch(store, T1 + HOUR - 1));
+      expect((await loadEngine(store, T1 + HOUR - 1)).snapshot()).toEqual(engine.snapshot());
+      expect(planDueWork(engine, T1 + HOUR).planned).toBe(6);
+      expect(engine.snapshot()).toEqual(await fromScratch(store, T1 + HOUR));
+
+      await applyDefinitions(store, [], { deletes: [{ kind: 'Resource', name: bucket }] });
+      await poller.catchUp();
+      expect(await store.get(checkedKey(bucket).pk, checkedKey(bucket).sk)).toBeUndefined();
+      engine.flush();
+      expect(engine.snapshot()).toEqual(await fromScratch(store, T1 + HOUR));
     } finally {
       await poller.stop();
     }

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ComplianceEngine } from '../../src/core/compliance/engine.ts';
 import { computeDerivedState } from '../../src/core/compliance/derived-state.ts';
+import { mergeCheckedAt } from '../../src/core/checked-item.ts';
 import type { AnyDefinition, AttestationResult, DefinitionKind, ResourceSelector } from '../../src/core/model.ts';
 import { attestation, implementation, requirement, resource, waiver } from '../support/builders.ts';
 
@@ -21,7 +22,7 @@ interface Step {
 }
 
 const stepArb = fc.record({
-  op: fc.integer({ min: 0, max: 13 }),
+  op: fc.integer({ min: 0, max: 15 }),
   a: fc.nat(1000),
   b: fc.nat(1000),
   c: fc.nat(1000),
@@ -32,7 +33,14 @@ const stepArb = fc.record({
 class World {
   readonly defs = new Map<string, AnyDefinition>();
   readonly results = new Map<string, AttestationResult>();
+  /** CHECKED items: resource → attestation → checked-at time. */
+  readonly checked = new Map<string, Record<string, number>>();
   now = T0;
+
+  /** The results the reference computation sees: stored results merged with checked-at times. */
+  mergedResults(): AttestationResult[] {
+    return mergeCheckedAt(this.results.values(), this.checked);
+  }
 
   constructor(readonly engine: ComplianceEngine) {}
 
@@ -211,6 +219,30 @@ function apply(world: World, s: Step): void {
       world.engine.putResult(result);
       return;
     }
+    case 14: {
+      // Re-check unchanged: a re-run found a recorded result unchanged, so only the resource's
+      // CHECKED item moves (sometimes to a time before the result ran: an outdated check).
+      const recorded = [...world.results.values()];
+      const r = pick(recorded, s.a);
+      if (!r) return;
+      const times = { ...(world.checked.get(r.resource) ?? {}), [r.attestation]: world.now - (s.b % 4) * 30 * 60_000 };
+      world.checked.set(r.resource, times);
+      world.engine.putChecked(r.resource, times);
+      return;
+    }
+    case 15: {
+      // A CHECKED item deleted (its resource was deleted), or a results item removed.
+      const r = pick([...new Set([...world.results.values()].map((x) => x.resource))], s.a);
+      if (!r) return;
+      if (s.b % 2 === 0) {
+        world.checked.delete(r);
+        world.engine.removeChecked(r);
+      } else {
+        for (const [k, x] of world.results) if (x.resource === r) world.results.delete(k);
+        world.engine.removeResults(r);
+      }
+      return;
+    }
     default: {
       world.now += (s.a % 6) * 20 * 60_000;
       world.engine.advanceTo(world.now);
@@ -227,7 +259,7 @@ describe('incremental engine', () => {
           apply(world, step);
           if (i % flushEvery === 0 || i === steps.length - 1) {
             world.engine.flush();
-            const expected = computeDerivedState(world.defs.values(), world.results.values(), world.now);
+            const expected = computeDerivedState(world.defs.values(), world.mergedResults(), world.now);
             expect(world.engine.snapshot()).toEqual(expected);
           }
         });
@@ -242,8 +274,11 @@ describe('incremental engine', () => {
         const world = new World(new ComplianceEngine(T0));
         for (const step of steps) apply(world, step);
         world.engine.flush();
-        const loaded = ComplianceEngine.load(world.defs.values(), world.results.values(), world.now);
-        expect(loaded.snapshot()).toEqual(computeDerivedState(world.defs.values(), world.results.values(), world.now));
+        const checked = [...world.checked].map(([resource, checkedAt]) => ({ resource, checkedAt }));
+        const loaded = ComplianceEngine.load(world.defs.values(), world.results.values(), world.now, checked);
+        const expected = computeDerivedState(world.defs.values(), world.mergedResults(), world.now);
+        expect(loaded.snapshot()).toEqual(expected);
+        expect(world.engine.snapshot()).toEqual(expected);
       }),
       { numRuns: 100 },
     );

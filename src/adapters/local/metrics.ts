@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ComplianceEngine } from '../../core/compliance/engine.ts';
+import type { CheckedItem } from '../../core/checked-item.ts';
 import { parseKey } from '../../core/keys.ts';
 import { DURATION_BUCKETS_SECONDS, METRIC, METRIC_LABEL, RUN_RESULTS, type RunResult } from '../../core/metric-names.ts';
 import type { AttestationResult, ComplianceObjective, ComplianceStatus } from '../../core/model.ts';
@@ -87,7 +88,12 @@ export class ComplianceMetrics {
   observe(records: readonly ChangeRecord[]): void {
     for (const record of records) {
       const { Keys, NewImage, OldImage } = record.dynamodb;
-      if (parseKey(Keys.pk, Keys.sk).type !== 'results' || !NewImage) continue;
+      const key = parseKey(Keys.pk, Keys.sk);
+      if (key.type === 'checked' && NewImage) {
+        this.observeChecked(key.resource, (OldImage?.data as CheckedItem | undefined)?.checkedAt ?? {}, (NewImage.data as CheckedItem).checkedAt ?? {});
+        continue;
+      }
+      if (key.type !== 'results' || !NewImage) continue;
       const before = (OldImage?.data as ResultsItem | undefined)?.results ?? {};
       for (const [name, result] of Object.entries((NewImage.data as ResultsItem).results)) {
         const old: AttestationResult | undefined = before[name];
@@ -97,6 +103,17 @@ export class ComplianceMetrics {
         this.runs.inc({ provider, result: outcome });
         this.duration.observe({ provider }, Math.max(0, result.durationMs) / 1000);
       }
+    }
+  }
+
+  /** Unchanged re-runs (a CHECKED item moved on): a run with the stored result's outcome; no duration is kept. */
+  private observeChecked(resource: string, before: Readonly<Record<string, number>>, after: Readonly<Record<string, number>>): void {
+    for (const [name, at] of Object.entries(after)) {
+      if (Object.hasOwn(before, name) && before[name] === at) continue;
+      const result = this.source.engine.resultsOf(resource)?.get(name);
+      if (!result) continue;
+      const provider = this.source.engine.index.attestations.get(name)?.spec.provider ?? 'unknown';
+      this.runs.inc({ provider, result: result.outcome.toLowerCase() as RunResult });
     }
   }
 

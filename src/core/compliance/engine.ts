@@ -1,3 +1,4 @@
+import { ownTime, withCheckedAt, type CheckedItem } from '../checked-item.ts';
 import { canonicalJson } from '../digest.ts';
 import type { AnyDefinition, AttestationResult, DefinitionKind, Resource } from '../model.ts';
 import { DefinitionIndex } from './definition-index.ts';
@@ -37,7 +38,10 @@ export interface FlushStats {
  */
 export class ComplianceEngine {
   readonly index = new DefinitionIndex();
+  /** Latest results, each merged with its checked-at time (`lastCheckedAt`). */
   private readonly results = new Map<string, Map<string, AttestationResult>>();
+  /** Checked-at times by resource, as their CHECKED items hold them. */
+  private readonly checked = new Map<string, Readonly<Record<string, number>>>();
   private readonly evaluations = new Map<string, ResourceEvaluation>();
   private readonly effectiveByResource = new Map<string, Map<string, EffectiveState>>();
   private readonly dirty = new Set<string>();
@@ -62,9 +66,15 @@ export class ComplianceEngine {
   }
 
   /** Loads a whole state at once (start-up) and computes everything. */
-  static load(definitions: Iterable<AnyDefinition>, results: Iterable<AttestationResult>, now: number): ComplianceEngine {
+  static load(
+    definitions: Iterable<AnyDefinition>,
+    results: Iterable<AttestationResult>,
+    now: number,
+    checked: Iterable<CheckedItem> = [],
+  ): ComplianceEngine {
     const engine = new ComplianceEngine(now);
     for (const def of definitions) engine.index.upsert(def);
+    for (const c of checked) engine.checked.set(c.resource, c.checkedAt);
     for (const r of results) engine.storeResult(r);
     for (const name of engine.index.resources.keys()) engine.dirty.add(name);
     engine.allDirty = true;
@@ -95,6 +105,29 @@ export class ComplianceEngine {
   /** Drops the results of a resource (it was deleted, or its results were purged). */
   removeResults(resource: string): void {
     if (this.results.delete(resource)) this.dirty.add(resource);
+  }
+
+  /**
+   * Replaces the checked-at times of a resource (its CHECKED item): re-runs that found the
+   * stored results unchanged. They move only freshness (see `expiresAt`).
+   */
+  putChecked(resource: string, checkedAt: Readonly<Record<string, number>>): void {
+    this.checked.set(resource, checkedAt);
+    this.remerge(resource);
+  }
+
+  /** Drops the checked-at times of a resource (its CHECKED item was deleted). */
+  removeChecked(resource: string): void {
+    if (!this.checked.delete(resource)) return;
+    this.remerge(resource);
+  }
+
+  private remerge(resource: string): void {
+    const m = this.results.get(resource);
+    if (!m) return;
+    const times = this.checked.get(resource);
+    for (const [attestation, r] of m) m.set(attestation, withCheckedAt(r, times ? ownTime(times, attestation) : undefined));
+    this.dirty.add(resource);
   }
 
   /** Moves the clock; results and waivers that expire by then make their resources dirty. */
@@ -266,7 +299,8 @@ export class ComplianceEngine {
   private storeResult(result: AttestationResult): void {
     let m = this.results.get(result.resource);
     if (!m) this.results.set(result.resource, (m = new Map()));
-    m.set(result.attestation, result);
+    const times = this.checked.get(result.resource);
+    m.set(result.attestation, times ? withCheckedAt(result, ownTime(times, result.attestation)) : result);
   }
 
   private scheduleExpiry(name: string, at: number): void {

@@ -72,9 +72,15 @@ function staleReasonOf(
   return undefined;
 }
 
+/**
+ * When a result expires: freshness counts from its latest run, `executedAt` or the latest
+ * unchanged re-run (`lastCheckedAt`, from the resource's CHECKED item), whichever is later.
+ */
 export function expiresAt(result: AttestationResult, freshnessMs: number): number {
   const lifetime = result.outcome === 'Errored' ? Math.min(freshnessMs, ERRORED_RETRY_MS) : freshnessMs;
-  return result.executedAt + lifetime;
+  const checked = result.lastCheckedAt;
+  const ranAt = checked !== undefined && checked > result.executedAt ? checked : result.executedAt;
+  return ranAt + lifetime;
 }
 
 /** Implementations that reach a resource: those targeting it, and cascading ones targeting an ancestor. */

@@ -1,3 +1,4 @@
+import type { CheckedItem } from '../checked-item.ts';
 import type { ComplianceEngine } from '../compliance/engine.ts';
 import { parseKey } from '../keys.ts';
 import type { AnyDefinition } from '../model.ts';
@@ -6,8 +7,8 @@ import type { ResultsItem } from '../results-item.ts';
 
 /**
  * The stream handler: feeds committed store changes to the engine (definitions upserted or
- * removed, results replaced). The same function serves the embedded store's change feed and,
- * later, DynamoDB Streams. Applying a record twice leaves the same state (idempotent).
+ * removed, results replaced, checked-at times replaced or removed). The same function serves
+ * the embedded store's change feed and, later, DynamoDB Streams. Applying a record twice leaves the same state (idempotent).
  */
 export function applyChangeRecords(engine: ComplianceEngine, records: readonly ChangeRecord[]): void {
   for (const record of records) {
@@ -21,6 +22,9 @@ export function applyChangeRecords(engine: ComplianceEngine, records: readonly C
       if (record.eventName !== 'REMOVE' && NewImage) {
         for (const result of Object.values((NewImage.data as ResultsItem).results)) engine.putResult(result);
       }
+    } else if (key.type === 'checked') {
+      if (record.eventName === 'REMOVE' || !NewImage) engine.removeChecked(key.resource);
+      else engine.putChecked(key.resource, (NewImage.data as CheckedItem).checkedAt ?? {});
     }
   }
 }

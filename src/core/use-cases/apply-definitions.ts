@@ -1,6 +1,6 @@
 import { canonicalJson } from '../digest.ts';
 import { ConflictError } from '../errors.ts';
-import { definitionKey, resultsKey } from '../keys.ts';
+import { checkedKey, definitionKey, resultsKey } from '../keys.ts';
 import type { AnyDefinition, DefinitionKind } from '../model.ts';
 import type { Store, WriteOp } from '../ports/store.ts';
 
@@ -17,7 +17,7 @@ export interface ApplyOutcome {
 }
 
 export interface ApplyOptions {
-  /** Definitions to delete in the same transaction (a deleted Resource takes its results along). */
+  /** Definitions to delete in the same transaction (a deleted Resource takes its results and checked-at items along). */
   readonly deletes?: readonly DefinitionRef[];
   /** Attempts when a concurrent writer wins the race (each attempt re-reads). */
   readonly attempts?: number;
@@ -62,6 +62,9 @@ async function applyOnce(store: Store, defs: readonly AnyDefinition[], deletes: 
       const rk = resultsKey(ref.name);
       const results = await store.get(rk.pk, rk.sk);
       if (results) ops.push({ type: 'delete', pk: rk.pk, sk: rk.sk, ifVersion: results.version });
+      const ck = checkedKey(ref.name);
+      const checked = await store.get(ck.pk, ck.sk);
+      if (checked) ops.push({ type: 'delete', pk: ck.pk, sk: ck.sk, ifVersion: checked.version });
     }
   }
   if (ops.length > 0) await store.transact(ops);

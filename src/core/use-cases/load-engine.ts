@@ -1,5 +1,6 @@
+import { mergeCheckedAt, type CheckedItem } from '../checked-item.ts';
 import { ComplianceEngine } from '../compliance/engine.ts';
-import { definitionKey, resultsPartitions } from '../keys.ts';
+import { checkedPartitions, definitionKey, resultsPartitions } from '../keys.ts';
 import { DEFINITION_KINDS, type AnyDefinition, type AttestationResult } from '../model.ts';
 import { queryAll, type Store } from '../ports/store.ts';
 import type { ResultsItem } from '../results-item.ts';
@@ -14,14 +15,27 @@ export async function loadDefinitions(store: Store): Promise<AnyDefinition[]> {
   return out;
 }
 
+/** Stored results as written (without checked-at times), and every CHECKED item. */
+export async function loadStoredResults(store: Store): Promise<{ results: AttestationResult[]; checked: CheckedItem[] }> {
+  // One query per results shard and per checked-at shard (see keys.ts), in parallel.
+  const [results, checked] = await Promise.all([
+    Promise.all(resultsPartitions().map((pk) => queryAll<ResultsItem>(store, pk))),
+    Promise.all(checkedPartitions().map((pk) => queryAll<CheckedItem>(store, pk))),
+  ]);
+  return {
+    results: results.flat().flatMap((item) => Object.values(item.data.results)),
+    checked: checked.flat().map((item) => item.data),
+  };
+}
+
+/** The latest results, each merged with its checked-at time (`lastCheckedAt`), as the engine sees them. */
 export async function loadResults(store: Store): Promise<AttestationResult[]> {
-  // One query per results shard (see keys.ts), in parallel.
-  const shards = await Promise.all(resultsPartitions().map((pk) => queryAll<ResultsItem>(store, pk)));
-  return shards.flat().flatMap((item) => Object.values(item.data.results));
+  const { results, checked } = await loadStoredResults(store);
+  return mergeCheckedAt(results, new Map(checked.map((c) => [c.resource, c.checkedAt])));
 }
 
 /** Builds the engine from what the store holds: the start-up path after any crash. */
 export async function loadEngine(store: Store, now: number): Promise<ComplianceEngine> {
-  const [definitions, results] = await Promise.all([loadDefinitions(store), loadResults(store)]);
-  return ComplianceEngine.load(definitions, results, now);
+  const [definitions, { results, checked }] = await Promise.all([loadDefinitions(store), loadStoredResults(store)]);
+  return ComplianceEngine.load(definitions, results, now, checked);
 }

@@ -1,7 +1,8 @@
+import { sameResultContent, type CheckedItem } from '../checked-item.ts';
 import type { ComplianceEngine, RunContext } from '../compliance/engine.ts';
 import { sha256Hex } from '../digest.ts';
 import { ArgusError } from '../errors.ts';
-import { resultsKey } from '../keys.ts';
+import { checkedKey, resultsKey } from '../keys.ts';
 import type { Attestation, AttestationResult, Resource } from '../model.ts';
 import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-provider.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -40,7 +41,7 @@ export interface ReconcileSummary {
   readonly passed: number;
   readonly failed: number;
   readonly errored: number;
-  /** Store items written (one per resource that had due work). */
+  /** Store items written (one per resource that had due work: its results or its checked-at item). */
   readonly writes: number;
   readonly startedAt: number;
   readonly durationMs: number;
@@ -102,11 +103,18 @@ export function emptyCounts(): BatchCounts {
  * Runs the due attestations of a batch of resources and commits their results in one
  * transaction (one item per resource). All or nothing: a crash before the commit leaves the work
  * due; the conditional write rejects a concurrent writer instead of losing its results.
+ *
+ * A resource whose re-run results all equal the stored ones apart from when they ran (outcome,
+ * message, evidence digest and run context) keeps its results item: only its small CHECKED item
+ * gets the new run times, one plain conditional write each, after the transaction (each resource
+ * stands alone; a crash before it leaves that work due). Evidence is appended for every run.
  */
 export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>): Promise<BatchCounts> {
   const { store, engine, providers, clock } = deps;
   const counts = emptyCounts();
   const ops: WriteOp[] = [];
+  /** Checked-at writes of resources whose results did not change (committed one by one). */
+  const checkedOps: WriteOp[] = [];
   const evidence: EvidenceRecord[] | undefined = deps.evidence ? [] : undefined;
   for (const [name, attestations] of batch) {
     const resource = engine.index.resources.get(name);
@@ -114,7 +122,10 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
     const contexts = engine.runContexts(name, attestations);
     const key = resultsKey(name);
     const current = await store.get<ResultsItem>(key.pk, key.sk);
-    const results: Record<string, AttestationResult> = { ...(current?.data.results ?? {}) };
+    const stored = current?.data.results ?? {};
+    const results: Record<string, AttestationResult> = { ...stored };
+    const checkedAt: Record<string, number> = {};
+    let changed = false;
     for (const attName of attestations) {
       const attestation = engine.index.attestations.get(attName);
       const context = contexts.get(attName);
@@ -123,18 +134,30 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
       // Synchronous providers (CEL) return the result itself: no promise, no microtask per pair.
       const result = pending instanceof Promise ? await pending : pending;
       results[attName] = result;
+      const before = Object.hasOwn(stored, attName) ? stored[attName] : undefined;
+      if (before && sameResultContent(before, result)) checkedAt[attName] = result.executedAt;
+      else changed = true;
       counts.evaluated++;
       if (result.outcome === 'Passed') counts.passed++;
       else if (result.outcome === 'Failed') counts.failed++;
       else counts.errored++;
     }
-    const item: ResultsItem = { resource: name, results };
-    ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
+    if (changed || !current) {
+      const item: ResultsItem = { resource: name, results };
+      ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
+    } else if (Object.keys(checkedAt).length > 0) {
+      const ck = checkedKey(name);
+      const previous = await store.get<CheckedItem>(ck.pk, ck.sk);
+      const item: CheckedItem = { resource: name, checkedAt: { ...(previous?.data.checkedAt ?? {}), ...checkedAt } };
+      checkedOps.push({ type: 'put', pk: ck.pk, sk: ck.sk, data: item, ifVersion: previous ? previous.version : 'absent' });
+    }
   }
   // Evidence first: a result is never committed without its ledger entry.
   if (deps.evidence && evidence && evidence.length > 0) await deps.evidence.appendBatch(evidence);
   if (ops.length > 0) await store.transact(ops);
-  counts.writes = ops.length;
+  // One small plain write per unchanged resource (a transaction would bill it twice).
+  if (checkedOps.length > 0) await Promise.all(checkedOps.map((op) => store.transact([op])));
+  counts.writes = ops.length + checkedOps.length;
   return counts;
 }
 
