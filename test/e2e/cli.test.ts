@@ -4,14 +4,14 @@
  * own. The journey goes from the quickstart catalog to a passing `report --fail-on` gate.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { parse } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ComplianceReport } from '../../src/core/report.ts';
 import { childEnv, runArgus, runNode, TSX_LOADER, type ChildOutcome } from '../support/child.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
 
 const QUICKSTART = fileURLToPath(new URL('../../examples/quickstart/', import.meta.url));
 const CATALOG = path.join(QUICKSTART, 'catalog.yaml');
@@ -20,16 +20,7 @@ const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** Generous: the machine is small and shared, and every step starts a Node process. */
 const TIMEOUT = 240_000;
 
-const dirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('all');
 
 /** Fails with the child's output, so a broken step says why. */
 function expectExit(outcome: ChildOutcome, code: number): void {

@@ -7,10 +7,9 @@
  * - `argus apply -f <dir>` with thousands of Resource manifests: all of them or none.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateOrganisation } from '../../bench/generate-org.ts';
 import { LocalRuntime } from '../../src/adapters/local/local-runtime.ts';
 import { computeDerivedState } from '../../src/core/compliance/derived-state.ts';
@@ -21,6 +20,7 @@ import type { ResultsItem } from '../../src/core/results-item.ts';
 import { loadDefinitions, loadResults } from '../../src/core/use-cases/load-engine.ts';
 import { crashOrgShape } from '../fixtures/reconcile-runner.ts';
 import { runArgus, runNode, TSX_LOADER } from '../support/child.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
 
 const RUNNER = fileURLToPath(new URL('../fixtures/reconcile-runner.ts', import.meta.url));
 /** 3,000 leaves × 3 attestations = 9,000 pairs in 120 batches: a few seconds of reconcile. */
@@ -29,16 +29,7 @@ const BATCH_SIZE = 25;
 const ATTESTATIONS_PER_RESOURCE = crashOrgShape(RESOURCES).attestationsPerRequirement;
 const KILL_AFTER_BATCHES = 20;
 
-const dirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = tempDirs('all');
 
 /** Every stored results item, over all results partitions. */
 async function allResultsItems(store: Store): Promise<StoredItem<ResultsItem>[]> {

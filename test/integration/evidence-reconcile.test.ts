@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseEntryLine } from '#core/evidence/chain.ts';
 import { resultsKey } from '#core/keys.ts';
 import type { EvidenceLedger } from '#core/ports/evidence-ledger.ts';
@@ -14,19 +13,11 @@ import { LocalRuntime } from '../../src/adapters/local/local-runtime.ts';
 import { applyDefinitions } from '#core/use-cases/apply-definitions.ts';
 import { defaultProviders } from '../../src/providers/registry.ts';
 import { attestation, implementation, requirement, resource } from '../support/builders.ts';
+import { tempDirs } from '../support/temp-dirs.ts';
 
 const T0 = Date.UTC(2026, 10, 25);
-const dirs: string[] = [];
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argus-evidence-rec-'));
-  dirs.push(dir);
-  return dir;
-}
-
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const newDir = tempDirs('each');
+const tempDir = () => newDir('argus-evidence-rec-');
 
 function catalog() {
   return [

@@ -21,19 +21,9 @@ import type { LocalRuntime } from './local-runtime.ts';
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
-export interface WorkflowSummary {
-  readonly runId: string;
-  readonly planned: number;
-  readonly evaluated: number;
-  readonly passed: number;
-  readonly failed: number;
-  readonly errored: number;
-  /** Store items written (one per resource per batch). */
-  readonly writes: number;
-  readonly durationMs: number;
+/** The Summarise state's RunSummary (failedShards: still failing after the ASL's retries, their work stays due), with how the execution ended. */
+export interface WorkflowSummary extends Omit<RunSummary, 'startedAt' | 'aborted'> {
   readonly executionStatus: ExecutionStatus;
-  /** Shards that still failed after the ASL's retries; their work stays due. */
-  readonly failedShards: readonly FailedShard[];
   /** Why the execution failed (FAILED, TIMED_OUT). */
   readonly error?: string;
 }
