@@ -2,19 +2,23 @@
  * Reconcile benchmark: full-reconcile rate vs the raw CEL ceiling, work after a 1% requirement
  * version bump, and peak RSS.
  *
- *   npx tsx bench/reconcile.bench.ts [--resources 10000] [--requirements 100] [--k 10] [--batch 250] [--no-fsync] [--no-evidence] [--skip-ceiling]
+ *   npx tsx bench/reconcile.bench.ts [--resources 10000] [--requirements 100] [--k 10] [--batch 250]
+ *     [--rounds 3] [--overhead] [--no-fsync] [--no-evidence] [--skip-ceiling]
  *
  * The ceiling runs the same CEL rules on the same resources, rule by rule within a resource as
- * the reconcile does, warm (rules compiled, JIT settled on a copy of the resources), so each
- * document is converted to CEL values once in the timed pass, as in the reconcile.
+ * the reconcile does, warm (rules compiled, JIT settled), on a fresh copy of the resources each
+ * round, so each document is converted to CEL values once in the timed pass, as in the reconcile.
+ * Each round times a ceiling pass and then a full reconcile on a fresh state directory; the
+ * machine is shared and noisy, so the ratio is the median of the rounds' ratios.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalRuntime } from '../src/adapters/local/local-runtime.ts';
-import type { Requirement, Resource } from '../src/core/model.ts';
-import { reconcile, type ReconcileSummary } from '../src/core/use-cases/reconcile.ts';
+import type { Attestation, Requirement, Resource } from '../src/core/model.ts';
+import type { AttestationProvider } from '../src/core/ports/attestation-provider.ts';
+import { reconcile, type ProviderLookup, type ReconcileSummary } from '../src/core/use-cases/reconcile.ts';
 import { CelProvider } from '../src/providers/cel-provider.ts';
 import { typeMatchesAny } from '../src/core/selector.ts';
 import { DEFAULT_SHAPE, generateOrganisation } from './generate-org.ts';
@@ -29,6 +33,10 @@ const { values } = parseArgs({
     batch: { type: 'string' },
     // The runtime appends every result to its evidence ledger; this measures engine + store alone.
     'no-evidence': { type: 'boolean', default: false },
+    // Rounds of (ceiling, full reconcile on a fresh state directory); medians are reported.
+    rounds: { type: 'string', default: '3' },
+    // Also time each round's reconcile with a no-op provider: the engine + store overhead alone.
+    overhead: { type: 'boolean', default: false },
   },
 });
 const shape = {
@@ -50,90 +58,151 @@ const cpuSeconds = (start: NodeJS.CpuUsage) => {
 const { definitions, pairs } = generateOrganisation(shape);
 console.log(`organisation: ${shape.resources} resources, ${shape.requirements} requirements x ${shape.attestationsPerRequirement} attestations, ${pairs} pairs`);
 
-// 1. The ceiling: the same CEL rules evaluated alone, no engine, no store.
-let ceilingRate = Number.NaN;
-let ceilingCpuRate = Number.NaN;
-if (!values['skip-ceiling']) {
-  const cel = new CelProvider();
-  const resources = definitions.filter((d): d is Resource => d.kind === 'Resource');
-  const attestations = definitions.filter((d) => d.kind === 'Attestation');
-  const byType = new Map<string, typeof attestations>();
-  for (const a of attestations) for (const t of a.spec.resourceTypes) byType.set(t, [...(byType.get(t) ?? []), a]);
-  const pass = (over: readonly Resource[]): number => {
-    let count = 0;
-    for (const r of over) {
-      for (const a of byType.get(r.spec.type) ?? []) {
-        if (!typeMatchesAny(a.spec.resourceTypes, r.spec.type)) continue;
-        cel.attest(a, r);
-        count++;
-      }
+const resources = definitions.filter((d): d is Resource => d.kind === 'Resource');
+const rounds = Number(values.rounds);
+if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${values.rounds}`);
+
+// The ceiling: the same CEL rules evaluated alone, no engine, no store.
+const cel = new CelProvider();
+const byType = new Map<string, Attestation[]>();
+for (const d of definitions) {
+  if (d.kind === 'Attestation') for (const t of d.spec.resourceTypes) byType.set(t, [...(byType.get(t) ?? []), d]);
+}
+const celPass = (over: readonly Resource[]): number => {
+  let count = 0;
+  for (const r of over) {
+    for (const a of byType.get(r.spec.type) ?? []) {
+      if (!typeMatchesAny(a.spec.resourceTypes, r.spec.type)) continue;
+      cel.attest(a, r);
+      count++;
     }
-    return count;
-  };
-  // Warm-up on copies: compiles every rule and lets the JIT settle, as the reconcile below also
-  // runs warm, without leaving converted documents behind for the timed pass (the reconcile
-  // converts each resource's document once, so the ceiling must too).
-  pass(structuredClone(resources));
+  }
+  return count;
+};
+/** One timed ceiling pass on fresh copies: each document is converted once, as in the reconcile. */
+const ceilingPass = (): Timed => {
+  const copies = structuredClone(resources);
   const start = process.hrtime.bigint();
   const cpuStart = process.cpuUsage();
-  const n = pass(resources);
-  const s = seconds(start);
-  ceilingCpuRate = n / cpuSeconds(cpuStart);
-  ceilingRate = n / s;
-  console.log(`raw CEL ceiling: ${n} evaluations in ${s.toFixed(2)} s = ${Math.round(ceilingRate)} evals/s (${Math.round(ceilingCpuRate)} per CPU second)`);
+  const n = celPass(copies);
+  return { n, s: seconds(start), cpu: cpuSeconds(cpuStart) };
+};
+
+/** An attestation provider that does nothing: what is left of a reconcile is engine + store. */
+const noop: AttestationProvider = {
+  name: 'cel',
+  validateParams: () => [],
+  attest: (a) => ({ outcome: 'Passed', message: 'ok', output: { expression: a.spec.params.expression, value: true } }),
+};
+
+interface Timed {
+  readonly n: number;
+  readonly s: number;
+  readonly cpu: number;
 }
 
-// 2. Full reconcile through the engine and the embedded store.
-const home = mkdtempSync(join(tmpdir(), 'argus-bench-'));
-try {
+/** A fresh state directory, the organisation applied, and one full reconcile timed. */
+async function fullReconcile(options: { provider?: AttestationProvider; keep?: boolean; profile?: string }): Promise<Timed & { writes: number; runtime?: LocalRuntime; home: string; applySeconds: number }> {
+  const home = mkdtempSync(join(tmpdir(), 'argus-bench-'));
   const runtime = await LocalRuntime.open({ home, fsync: !values['no-fsync'] });
   let start = process.hrtime.bigint();
   await runtime.apply(definitions);
   runtime.engine.flush();
   const applySeconds = seconds(start);
-  console.log(`apply: ${definitions.length} definitions in ${applySeconds.toFixed(2)} s`);
-
-  const profiler = process.env.BENCH_PROFILE ? await startProfile() : undefined;
+  const provider = options.provider;
+  const providers = provider ? { get: () => provider } : runtime.providers;
+  const profiler = options.profile ? await startProfile() : undefined;
   start = process.hrtime.bigint();
-  const batchSize = values.batch === undefined ? undefined : Number(values.batch);
-  const reconcileOnce = (): Promise<ReconcileSummary> =>
-    values['no-evidence']
-      ? reconcile({ store: runtime.store, engine: runtime.engine, providers: runtime.providers, clock: runtime.clock, batchSize })
-      : runtime.reconcile({ batchSize });
   const cpuStart = process.cpuUsage();
-  const full = await reconcileOnce();
-  const fullSeconds = seconds(start);
-  const fullCpuRate = full.evaluated / cpuSeconds(cpuStart);
-  if (profiler) await profiler.stop(process.env.BENCH_PROFILE as string);
-  const fullRate = full.evaluated / fullSeconds;
-  console.log(`full reconcile: ${full.evaluated} evaluations, ${full.writes} store writes in ${fullSeconds.toFixed(2)} s = ${Math.round(fullRate)} evals/s (${Math.round(fullCpuRate)} per CPU second)`);
-  if (!Number.isNaN(ceilingRate)) {
-    console.log(`ratio full/ceiling: ${(fullRate / ceilingRate).toFixed(2)} wall clock, ${(fullCpuRate / ceilingCpuRate).toFixed(2)} CPU time (target >= 0.5)`);
+  const summary = await reconcileWith(runtime, providers);
+  const s = seconds(start);
+  const cpu = cpuSeconds(cpuStart);
+  if (profiler && options.profile) await profiler.stop(options.profile);
+  if (!options.keep) {
+    await runtime.close();
+    rmSync(home, { recursive: true, force: true });
   }
+  return { n: summary.evaluated, writes: summary.writes, s, cpu, runtime: options.keep ? runtime : undefined, home, applySeconds };
+}
 
-  // 3. A version bump of one requirement (1/M of the pairs).
+const batchSize = values.batch === undefined ? undefined : Number(values.batch);
+const reconcileWith = (runtime: LocalRuntime, providers: ProviderLookup = runtime.providers): Promise<ReconcileSummary> =>
+  values['no-evidence'] || providers !== runtime.providers
+    ? reconcile({ store: runtime.store, engine: runtime.engine, providers, clock: runtime.clock, batchSize })
+    : runtime.reconcile({ batchSize });
+
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+// Warm-up: compiles every rule and lets the JIT settle for both sides.
+if (!values['skip-ceiling']) celPass(structuredClone(resources));
+
+// Rounds alternate ceiling and reconcile, so both see the same machine load; medians are reported.
+const ratios: number[] = [];
+const cpuRatios: number[] = [];
+const fullRates: number[] = [];
+const ceilingRates: number[] = [];
+const overheadUs: number[] = [];
+let last: Awaited<ReturnType<typeof fullReconcile>> | undefined;
+for (let round = 1; round <= rounds; round++) {
+  const ceiling = values['skip-ceiling'] ? undefined : ceilingPass();
+  const isLast = round === rounds;
+  const full = await fullReconcile({ keep: isLast, profile: isLast ? process.env.BENCH_PROFILE : undefined });
+  if (isLast) last = full;
+  fullRates.push(full.n / full.s);
+  let line = `round ${round}: apply ${full.applySeconds.toFixed(2)} s; full reconcile ${full.n} evaluations, ${full.writes} writes in ${full.s.toFixed(2)} s = ${Math.round(full.n / full.s)} evals/s`;
+  if (ceiling) {
+    ceilingRates.push(ceiling.n / ceiling.s);
+    ratios.push(ceiling.s / full.s);
+    cpuRatios.push(ceiling.cpu / full.cpu);
+    line += `; ceiling ${ceiling.n} in ${ceiling.s.toFixed(2)} s = ${Math.round(ceiling.n / ceiling.s)} evals/s; ratio ${(ceiling.s / full.s).toFixed(2)} (CPU ${(ceiling.cpu / full.cpu).toFixed(2)})`;
+  }
+  if (values.overhead) {
+    const bare = await fullReconcile({ provider: noop });
+    overheadUs.push((bare.s / bare.n) * 1e6);
+    line += `; engine + store alone (no-op provider) ${bare.s.toFixed(2)} s = ${((bare.s / bare.n) * 1e6).toFixed(1)} µs per evaluation`;
+  }
+  console.log(line);
+}
+if (!last?.runtime) throw new Error('the last round keeps its runtime');
+const runtime = last.runtime;
+try {
+  const fullRate = median(fullRates);
+  console.log(`full reconcile (median of ${rounds}): ${Math.round(fullRate)} evals/s`);
+  if (ratios.length > 0) {
+    console.log(`raw CEL ceiling (median): ${Math.round(median(ceilingRates))} evals/s`);
+    console.log(`ratio full/ceiling (median of ${rounds} rounds): ${median(ratios).toFixed(2)} wall clock, ${median(cpuRatios).toFixed(2)} CPU time (target >= 0.5)`);
+  }
+  if (overheadUs.length > 0) console.log(`engine + store overhead (median): ${median(overheadUs).toFixed(1)} µs per evaluation`);
+
+  // A version bump of one requirement (1/M of the pairs).
   const req = runtime.engine.index.requirements.get('req-0') as Requirement;
-  start = process.hrtime.bigint();
+  let start = process.hrtime.bigint();
   await runtime.apply([{ ...req, spec: { ...req.spec, version: req.spec.version + 1 } }]);
-  const bump = await reconcileOnce();
+  const bump = await reconcileWith(runtime);
   const bumpSeconds = seconds(start);
-  const evalFraction = bump.evaluated / full.evaluated;
-  const writeFraction = bump.writes / full.writes;
+  const evalFraction = bump.evaluated / last.n;
+  const writeFraction = bump.writes / last.writes;
   console.log(
     `after bumping req-0: ${bump.evaluated} evaluations (${(evalFraction * 100).toFixed(2)}% of full), ` +
       `${bump.writes} store writes (${(writeFraction * 100).toFixed(2)}% of full) in ${bumpSeconds.toFixed(2)} s (target <= 1.5%)`,
   );
-  const again = await reconcileOnce();
-  console.log(`reconcile with nothing due: ${again.evaluated} evaluations, ${again.writes} writes in ${again.durationMs} ms`);
+  start = process.hrtime.bigint();
+  const again = await reconcileWith(runtime);
+  console.log(`reconcile with nothing due: ${again.evaluated} evaluations, ${again.writes} writes in ${(seconds(start) * 1000).toFixed(0)} ms`);
   console.log(`peak RSS: ${rssMb()} MB (target: 1,000,000 pairs under 2048 MB)`);
   console.log(
     JSON.stringify({
       pairs,
-      ceilingEvalsPerSec: Math.round(ceilingRate),
+      rounds,
+      ceilingEvalsPerSec: ratios.length > 0 ? Math.round(median(ceilingRates)) : null,
       fullEvalsPerSec: Math.round(fullRate),
-      ratio: Number((fullRate / ceilingRate).toFixed(3)),
-      cpuRatio: Number((fullCpuRate / ceilingCpuRate).toFixed(3)),
-      fullSeconds: Number(fullSeconds.toFixed(2)),
+      ratio: ratios.length > 0 ? Number(median(ratios).toFixed(3)) : null,
+      cpuRatio: ratios.length > 0 ? Number(median(cpuRatios).toFixed(3)) : null,
+      overheadUsPerEval: overheadUs.length > 0 ? Number(median(overheadUs).toFixed(2)) : null,
       evidence: !values['no-evidence'],
       fsync: !values['no-fsync'],
       bumpEvalFraction: Number(evalFraction.toFixed(4)),
@@ -141,9 +210,9 @@ try {
       peakRssMb: rssMb(),
     }),
   );
-  await runtime.close();
 } finally {
-  rmSync(home, { recursive: true, force: true });
+  await runtime.close();
+  rmSync(last.home, { recursive: true, force: true });
 }
 
 /** CPU profile of one phase (BENCH_PROFILE=file.cpuprofile), for finding where time goes. */

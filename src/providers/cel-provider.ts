@@ -15,6 +15,7 @@ import {
   parse,
   plan,
 } from '@bufbuild/cel';
+import { sharedOutput } from '../core/evidence/output-evidence.ts';
 import type { Attestation, Resource } from '../core/model.ts';
 import type { AttestationProvider, ProviderOutcome } from '../core/ports/attestation-provider.ts';
 import {
@@ -33,6 +34,14 @@ export interface CompiledCel {
   readonly expression: string;
   /** Runs the plan on bindings; returns the CEL value or a CEL error, never throws. */
   readonly program: (bindings: Record<string, CelInput>) => CelValue | Error;
+  /** The evidence outputs of a true and a false result, shared by every run (hashed once). */
+  readonly outputs: { readonly true: CelOutput; readonly false: CelOutput };
+}
+
+/** What a boolean run of an expression keeps as evidence. */
+export interface CelOutput {
+  readonly expression: string;
+  readonly value: boolean;
 }
 
 export type CompileResult =
@@ -142,11 +151,11 @@ export class CelProvider implements AttestationProvider {
     if (typeof value !== 'boolean') {
       return errored(compiled.expression, `expression must return a bool, got ${celType(value).name}`);
     }
-    if (value) return { outcome: 'Passed', message: 'ok', output: { expression: compiled.expression, value } };
+    if (value) return { outcome: 'Passed', message: 'ok', output: compiled.outputs.true };
     return {
       outcome: 'Failed',
       message: options.message ?? `expression ${compiled.expression} is false for ${name}`,
-      output: { expression: compiled.expression, value },
+      output: compiled.outputs.false,
     };
   }
 
@@ -175,7 +184,8 @@ export class CelProvider implements AttestationProvider {
     instrumentComprehensions(parsed.expr);
     try {
       const run = plan(this.env, parsed);
-      return { ok: true, compiled: { expression, program: (bindings) => run(bindings) } };
+      const outputs = { true: sharedOutput({ expression, value: true }), false: sharedOutput({ expression, value: false }) };
+      return { ok: true, compiled: { expression, program: (bindings) => run(bindings), outputs } };
     } catch (err) {
       return { ok: false, error: `cannot plan expression: ${err instanceof Error ? err.message : String(err)}` };
     }

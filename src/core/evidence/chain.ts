@@ -7,6 +7,7 @@
  * breaks the link of the one after it (and the head for the last one). Verification hashes the
  * bytes as stored, never a re-encoding, so what is checked is what is on disk.
  */
+import { outputEvidence } from './output-evidence.ts';
 import { canonicalJson, sha256Hex } from '../digest.ts';
 import type { AttestationResult } from '../model.ts';
 
@@ -120,12 +121,11 @@ function entryBodyProblem(body: unknown): string | undefined {
  * (`sha256:` + SHA-256 of these bytes) is computed over by reconcile.
  */
 export function evidenceBytes(output: unknown): string | undefined {
-  return output === undefined ? undefined : JSON.stringify(output);
+  return outputEvidence(output)?.bytes;
 }
 
 export function evidenceDigestOf(output: unknown): string | undefined {
-  const bytes = evidenceBytes(output);
-  return bytes === undefined ? undefined : `sha256:${sha256Hex(bytes)}`;
+  return outputEvidence(output)?.digest;
 }
 
 export function isEvidenceDigest(value: unknown): value is string {

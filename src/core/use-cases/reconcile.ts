@@ -1,7 +1,7 @@
 import { sameResultContent, type CheckedItem } from '../checked-item.ts';
 import type { ComplianceEngine, RunContext } from '../compliance/engine.ts';
-import { sha256Hex } from '../digest.ts';
 import { ArgusError } from '../errors.ts';
+import { outputEvidence } from '../evidence/output-evidence.ts';
 import { checkedKey, resultsKey } from '../keys.ts';
 import type { Attestation, AttestationResult, Resource } from '../model.ts';
 import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-provider.ts';
@@ -99,6 +99,16 @@ export function emptyCounts(): BatchCounts {
   return { evaluated: 0, passed: 0, failed: 0, errored: 0, writes: 0 };
 }
 
+/** A batch evaluated and ready to commit: its writes, its evidence and what it counted. */
+export interface PreparedBatch {
+  readonly counts: BatchCounts;
+  /** The results items that changed, committed together in one transaction. */
+  readonly ops: readonly WriteOp[];
+  /** Checked-at writes of resources whose results did not change (committed one by one). */
+  readonly checkedOps: readonly WriteOp[];
+  readonly evidence: readonly EvidenceRecord[];
+}
+
 /**
  * Runs the due attestations of a batch of resources and commits their results in one
  * transaction (one item per resource). All or nothing: a crash before the commit leaves the work
@@ -110,33 +120,55 @@ export function emptyCounts(): BatchCounts {
  * stands alone; a crash before it leaves that work due). Evidence is appended for every run.
  */
 export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>): Promise<BatchCounts> {
+  const prepared = await prepareBatch(deps, batch);
+  await commitBatch(deps, prepared);
+  return prepared.counts;
+}
+
+/** Evaluates a batch: runs its attestations and builds its writes, without writing anything. */
+export async function prepareBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>): Promise<PreparedBatch> {
   const { store, engine, providers, clock } = deps;
-  const counts = emptyCounts();
-  const ops: WriteOp[] = [];
-  /** Checked-at writes of resources whose results did not change (committed one by one). */
-  const checkedOps: WriteOp[] = [];
-  const evidence: EvidenceRecord[] | undefined = deps.evidence ? [] : undefined;
+  // First every run of the batch, back to back, then the bookkeeping: a tight loop of provider
+  // calls keeps the CEL evaluator's code and data hot instead of interleaving it with the store's.
+  const runs: Array<{ readonly name: string; readonly records: EvidenceRecord[] }> = [];
   for (const [name, attestations] of batch) {
     const resource = engine.index.resources.get(name);
     if (!resource) continue;
     const contexts = engine.runContexts(name, attestations);
-    const key = resultsKey(name);
-    const current = await store.get<ResultsItem>(key.pk, key.sk);
-    const stored = current?.data.results ?? {};
-    const results: Record<string, AttestationResult> = { ...stored };
-    const checkedAt: Record<string, number> = {};
-    let changed = false;
+    const records: EvidenceRecord[] = [];
     for (const attName of attestations) {
       const attestation = engine.index.attestations.get(attName);
       const context = contexts.get(attName);
       if (!attestation || !context) continue;
-      const pending = runOne(providers, attestation, resource, context, clock, evidence);
-      // Synchronous providers (CEL) return the result itself: no promise, no microtask per pair.
-      const result = pending instanceof Promise ? await pending : pending;
-      results[attName] = result;
-      const before = Object.hasOwn(stored, attName) ? stored[attName] : undefined;
-      if (before && sameResultContent(before, result)) checkedAt[attName] = result.executedAt;
-      else changed = true;
+      const pending = runOne(providers, attestation, resource, context, clock);
+      // Synchronous providers (CEL) return the record itself: no promise, no microtask per pair.
+      records.push(pending instanceof Promise ? await pending : pending);
+    }
+    runs.push({ name, records });
+  }
+
+  const counts = emptyCounts();
+  const ops: WriteOp[] = [];
+  const checkedOps: WriteOp[] = [];
+  const evidence: EvidenceRecord[] = [];
+  const keepEvidence = deps.evidence !== undefined;
+  for (const { name, records } of runs) {
+    const key = resultsKey(name);
+    const current = await store.get<ResultsItem>(key.pk, key.sk);
+    const stored = current?.data.results;
+    const results: Record<string, AttestationResult> = stored === undefined ? {} : { ...stored };
+    const checkedAt: Record<string, number> = {};
+    let changed = false;
+    let confirmed = 0;
+    for (const record of records) {
+      const result = record.result;
+      if (keepEvidence) evidence.push(record);
+      results[result.attestation] = result;
+      const before = stored !== undefined && Object.hasOwn(stored, result.attestation) ? stored[result.attestation] : undefined;
+      if (before && sameResultContent(before, result)) {
+        checkedAt[result.attestation] = result.executedAt;
+        confirmed++;
+      } else changed = true;
       counts.evaluated++;
       if (result.outcome === 'Passed') counts.passed++;
       else if (result.outcome === 'Failed') counts.failed++;
@@ -145,20 +177,25 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
     if (changed || !current) {
       const item: ResultsItem = { resource: name, results };
       ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
-    } else if (Object.keys(checkedAt).length > 0) {
+    } else if (confirmed > 0) {
       const ck = checkedKey(name);
       const previous = await store.get<CheckedItem>(ck.pk, ck.sk);
       const item: CheckedItem = { resource: name, checkedAt: { ...(previous?.data.checkedAt ?? {}), ...checkedAt } };
       checkedOps.push({ type: 'put', pk: ck.pk, sk: ck.sk, data: item, ifVersion: previous ? previous.version : 'absent' });
     }
   }
-  // Evidence first: a result is never committed without its ledger entry.
-  if (deps.evidence && evidence && evidence.length > 0) await deps.evidence.appendBatch(evidence);
-  if (ops.length > 0) await store.transact(ops);
-  // One small plain write per unchanged resource (a transaction would bill it twice).
-  if (checkedOps.length > 0) await Promise.all(checkedOps.map((op) => store.transact([op])));
   counts.writes = ops.length + checkedOps.length;
-  return counts;
+  return { counts, ops, checkedOps, evidence };
+}
+
+/** Commits a prepared batch: its evidence first, then its results, then its checked-at times. */
+export async function commitBatch(deps: AttestDeps, prepared: PreparedBatch): Promise<void> {
+  const { store } = deps;
+  // Evidence first: a result is never committed without its ledger entry.
+  if (deps.evidence && prepared.evidence.length > 0) await deps.evidence.appendBatch(prepared.evidence);
+  if (prepared.ops.length > 0) await store.transact(prepared.ops);
+  // One small plain write per unchanged resource (a transaction would bill it twice).
+  if (prepared.checkedOps.length > 0) await Promise.all(prepared.checkedOps.map((op) => store.transact([op])));
 }
 
 export function addCounts(into: BatchCounts, more: BatchCounts): void {
@@ -184,44 +221,45 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   const counts = emptyCounts();
   const work = [...due];
   let aborted = false;
+  // One batch commits while the next is evaluated: the store's write and sync overlap the CPU
+  // work. Batches hold disjoint resources, so the next one never reads what is in flight.
+  let inFlight: Promise<BatchCounts> | undefined;
+  const landed = async (): Promise<void> => {
+    if (inFlight === undefined) return;
+    const committed = inFlight;
+    inFlight = undefined;
+    addCounts(counts, await committed);
+    options.onProgress?.({ done: counts.evaluated, total: planned });
+  };
   for (let i = 0; i < work.length; i += batchSize) {
     if (options.signal?.aborted) {
       aborted = true;
       break;
     }
-    addCounts(counts, await attestResources(options, work.slice(i, i + batchSize)));
-    options.onProgress?.({ done: counts.evaluated, total: planned });
+    const prepared = await prepareBatch(options, work.slice(i, i + batchSize));
+    await landed();
+    const commit = commitBatch(options, prepared).then(() => prepared.counts);
+    // Awaited by `landed`; this only keeps a failure from being reported as unhandled meanwhile.
+    commit.catch(() => undefined);
+    inFlight = commit;
   }
+  await landed();
   engine.flush();
   return { planned, ...counts, startedAt, durationMs: clock.now() - startedAt, aborted };
 }
 
-function runOne(
-  providers: ProviderLookup,
-  attestation: Attestation,
-  resource: Resource,
-  context: RunContext,
-  clock: Clock,
-  evidence: EvidenceRecord[] | undefined,
-): AttestationResult | Promise<AttestationResult> {
+function runOne(providers: ProviderLookup, attestation: Attestation, resource: Resource, context: RunContext, clock: Clock): EvidenceRecord | Promise<EvidenceRecord> {
   const started = clock.now();
   const outcome = attempt(providers.get(attestation.spec.provider), attestation, resource);
   return outcome instanceof Promise
-    ? outcome.then((o) => toResult(o, attestation, resource, context, started, clock, evidence))
-    : toResult(outcome, attestation, resource, context, started, clock, evidence);
+    ? outcome.then((o) => toRecord(o, attestation, resource, context, started, clock))
+    : toRecord(outcome, attestation, resource, context, started, clock);
 }
 
-function toResult(
-  outcome: ProviderOutcome,
-  attestation: Attestation,
-  resource: Resource,
-  context: RunContext,
-  started: number,
-  clock: Clock,
-  evidence: EvidenceRecord[] | undefined,
-): AttestationResult {
+/** The result of a run, with the output that goes to the evidence ledger beside it. */
+function toRecord(outcome: ProviderOutcome, attestation: Attestation, resource: Resource, context: RunContext, started: number, clock: Clock): EvidenceRecord {
   // The evidence digest is over the output as stored (JSON), so it can be checked byte for byte.
-  // One object per run: without output, evidenceDigest is undefined, which JSON leaves out.
+  // One object shape per run: without output, evidenceDigest is undefined, which JSON leaves out.
   const result: AttestationResult = {
     resource: resource.metadata.name,
     attestation: attestation.metadata.name,
@@ -232,26 +270,9 @@ function toResult(
     attestationDigest: context.attestationDigest,
     resourceDigest: context.resourceDigest,
     requirementVersions: context.requirementVersions,
-    evidenceDigest: outcome.output === undefined ? undefined : evidenceDigestOf(outcome.output),
+    evidenceDigest: outputEvidence(outcome.output)?.digest,
   };
-  // The output goes to the evidence ledger beside its result (results in run order).
-  evidence?.push({ result, output: outcome.output });
-  return result;
-}
-
-/** Digests by output text: a rule's outputs repeat across resources (CEL: expression and value). */
-const evidenceDigests = new Map<string, string>();
-const EVIDENCE_DIGESTS_KEPT = 4096;
-
-function evidenceDigestOf(output: unknown): string {
-  const text = JSON.stringify(output);
-  let digest = evidenceDigests.get(text);
-  if (digest === undefined) {
-    digest = `sha256:${sha256Hex(text)}`;
-    if (evidenceDigests.size >= EVIDENCE_DIGESTS_KEPT) evidenceDigests.clear();
-    evidenceDigests.set(text, digest);
-  }
-  return digest;
+  return { result, output: outcome.output };
 }
 
 function attempt(provider: AttestationProvider | undefined, attestation: Attestation, resource: Resource): ProviderOutcome | Promise<ProviderOutcome> {
