@@ -5,19 +5,54 @@ import { createHash } from 'node:crypto';
  * are equal as data always encode to the same string, so their digests match.
  */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
   if (value === null || typeof value !== 'object') {
     if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
     return value === undefined ? 'null' : JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  // String building rather than map/join: every evidence entry and every document goes through here.
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
   const obj = value as Record<string, unknown>;
-  const parts: string[] = [];
-  for (const key of Object.keys(obj).sort()) {
+  let out = '{';
+  for (const key of sortedOwnKeys(obj)) {
     const member = obj[key];
     if (member === undefined) continue;
-    parts.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
+    out += (out.length === 1 ? '' : ',') + quotedKey(key) + ':' + canonicalJson(member);
   }
-  return `{${parts.join(',')}}`;
+  return `${out}}`;
+}
+
+/** Own enumerable keys in code-unit order (as `Array.prototype.sort`), by insertion: objects here are small. */
+function sortedOwnKeys(obj: Record<string, unknown>): string[] {
+  const keys: string[] = [];
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) continue;
+    let i = keys.length;
+    keys.push(key);
+    while (i > 0 && (keys[i - 1] as string) > key) {
+      keys[i] = keys[i - 1] as string;
+      i--;
+    }
+    keys[i] = key;
+  }
+  return keys;
+}
+
+/** Keys repeat (field names of results and documents); their JSON quoting is kept, boundedly. */
+const quotedKeys = new Map<string, string>();
+const QUOTED_KEYS_KEPT = 10_000;
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < QUOTED_KEYS_KEPT) quotedKeys.set(key, quoted);
+  }
+  return quoted;
 }
 
 export function sha256Hex(text: string | Uint8Array): string {

@@ -1,0 +1,36 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/core/digest.ts';
+
+/** The definition, written as plainly as possible: sorted keys, undefined members dropped. */
+function reference(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
+    return value === undefined ? 'null' : (JSON.stringify(value) as string);
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => reference(v)).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const parts = Object.keys(obj)
+    .sort()
+    .filter((k) => obj[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${reference(obj[k])}`);
+  return `{${parts.join(',')}}`;
+}
+
+describe('canonical JSON', () => {
+  it('equals the plain definition for any JSON-like value, including odd keys and undefined members', () => {
+    const key = fc.oneof(fc.string(), fc.constantFrom('10', '2', '__proto__x', 'a"b', 'é', '\u2028', ''));
+    const value = fc.letrec((tie) => ({
+      leaf: fc.oneof(fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined)),
+      node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(key, tie('node'), { maxKeys: 6 })),
+    })).node;
+    fc.assert(fc.property(value, (v) => {
+        expect(canonicalJson(v)).toBe(reference(v));
+      }), { numRuns: 500 });
+  });
+
+  it('encodes equal data the same whatever the key order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'z' } })).toBe(canonicalJson({ a: { c: 'z', d: [1, { x: 1, y: 2 }] }, b: 1 }));
+    expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
+  });
+});
