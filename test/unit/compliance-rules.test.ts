@@ -175,6 +175,52 @@ describe('invalidation', () => {
   });
 });
 
+describe('run context', () => {
+  it('records every requirement of the implementations through which the attestation reaches the resource', () => {
+    const engine = engineWith();
+    expect(engine.runContext('bucket-a', 'encrypted')).toEqual({
+      attestationDigest: engine.index.attestationDigest('encrypted'),
+      resourceDigest: engine.index.resources.get('bucket-a')?.spec.digest,
+      requirementVersions: { 'sc-28': 1 },
+    });
+    expect(engine.runContext('acct', 'encrypted')?.requirementVersions).toEqual({});
+  });
+
+  // Each case asks first, so that the change meets the contexts cached for the resources.
+  it('records a requirement version bumped since the last run context', () => {
+    const engine = engineWith();
+    expect(engine.runContext('bucket-a', 'encrypted')?.requirementVersions).toEqual({ 'sc-28': 1 });
+    engine.upsertDefinition(requirement('sc-28', { appliesTo: { types: ['AWS::S3::Bucket'] }, version: 2 }));
+    expect(engine.runContext('bucket-a', 'encrypted')?.requirementVersions).toEqual({ 'sc-28': 2 });
+    expect(engine.runContext('bucket-b', 'encrypted')?.requirementVersions).toEqual({ 'sc-28': 2 });
+  });
+
+  it('records the requirements of an implementation as changed since the last run context', () => {
+    const engine = engineWith([...organisation(), requirement('sc-13')]);
+    expect(engine.runContext('bucket-a', 'encrypted')?.requirementVersions).toEqual({ 'sc-28': 1 });
+    engine.upsertDefinition(implementation('encrypt-all', { requirements: ['sc-28', 'sc-13'], attestations: ['encrypted'], targets: { ids: ['org'] } }));
+    expect(engine.runContext('bucket-a', 'encrypted')?.requirementVersions).toEqual({ 'sc-28': 1, 'sc-13': 1 });
+    engine.removeDefinition('Implementation', 'encrypt-all');
+    expect(engine.runContext('bucket-a', 'encrypted')?.requirementVersions).toEqual({});
+  });
+
+  it('records the digest of an attestation spec changed since the last run context', () => {
+    const engine = engineWith();
+    const before = engine.runContext('bucket-a', 'encrypted')?.attestationDigest;
+    engine.upsertDefinition(attestation('encrypted', { resourceTypes: ['AWS::S3::*'], freshnessMs: 2 * HOUR }));
+    const after = engine.runContext('bucket-a', 'encrypted')?.attestationDigest;
+    expect(after).toBe(engine.index.attestationDigest('encrypted'));
+    expect(after).not.toBe(before);
+  });
+
+  it('drops the requirements of an attestation narrowed away from the resource type', () => {
+    const engine = engineWith();
+    expect(engine.runContext('bucket-a', 'encrypted')?.requirementVersions).toEqual({ 'sc-28': 1 });
+    engine.upsertDefinition(attestation('encrypted', { resourceTypes: ['AWS::RDS::*'], freshnessMs: HOUR }));
+    expect(engine.runContext('bucket-a', 'encrypted')?.requirementVersions).toEqual({});
+  });
+});
+
 describe('waivers', () => {
   it('makes a waived pair Exempt until the waiver expires', () => {
     const defs = [...organisation(), waiver('legacy', { requirement: 'sc-28', resources: { ids: ['bucket-b'] }, expiresAt: T0 + 2 * HOUR })];

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ComplianceEngine } from '../../src/core/compliance/engine.ts';
+import { DefinitionIndex } from '../../src/core/compliance/definition-index.ts';
+import { ComplianceEngine, type RunContext } from '../../src/core/compliance/engine.ts';
 import { computeDerivedState } from '../../src/core/compliance/derived-state.ts';
 import { mergeCheckedAt } from '../../src/core/checked-item.ts';
 import type { AnyDefinition, AttestationResult, DefinitionKind, ResourceSelector } from '../../src/core/model.ts';
+import { typeMatchesAny } from '../../src/core/selector.ts';
 import { attestation, implementation, requirement, resource, waiver } from '../support/builders.ts';
 
 const T0 = Date.UTC(2026, 10, 25);
@@ -250,6 +252,42 @@ function apply(world: World, s: Step): void {
   }
 }
 
+/**
+ * The run context of every (resource, attestation) pair, from the definitions alone (a fresh
+ * index, no cache kept across changes): every requirement of every implementation through which
+ * the attestation reaches the resource.
+ */
+function expectedRunContexts(world: World): Map<string, RunContext> {
+  const index = DefinitionIndex.from(world.defs.values());
+  const out = new Map<string, RunContext>();
+  for (const r of index.resources.values()) {
+    for (const a of index.attestations.values()) {
+      const requirementVersions: Record<string, number> = {};
+      if (typeMatchesAny(a.spec.resourceTypes, r.spec.type)) {
+        for (const impl of index.implementationsReaching(r.metadata.name)) {
+          if (!impl.spec.attestations.includes(a.metadata.name)) continue;
+          for (const q of impl.spec.requirements) {
+            const req = index.requirements.get(q);
+            if (req) requirementVersions[q] = req.spec.version;
+          }
+        }
+      }
+      const attestationDigest = index.attestationDigest(a.metadata.name) as string;
+      out.set(`${r.metadata.name}/${a.metadata.name}`, { attestationDigest, resourceDigest: r.spec.digest, requirementVersions });
+    }
+  }
+  return out;
+}
+
+function runContexts(world: World): Map<string, RunContext> {
+  const out = new Map<string, RunContext>();
+  const attestations = world.names('Attestation');
+  for (const r of world.names('Resource')) {
+    for (const [a, ctx] of world.engine.runContexts(r, attestations)) out.set(`${r}/${a}`, ctx);
+  }
+  return out;
+}
+
 describe('incremental engine', () => {
   it('always equals a from-scratch recomputation over random trees, definitions, changes and results', () => {
     fc.assert(
@@ -265,6 +303,20 @@ describe('incremental engine', () => {
         });
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('gives every pair the run context the definitions call for, through changes that invalidate its caches', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 10, maxLength: 150, size: 'max' }), (steps) => {
+        const world = new World(new ComplianceEngine(T0));
+        for (const step of steps) {
+          apply(world, step);
+          // Asked after every step, so each change meets run contexts cached before it.
+          expect(runContexts(world)).toEqual(expectedRunContexts(world));
+        }
+      }),
+      { numRuns: 100 },
     );
   });
 

@@ -16,6 +16,49 @@ import { isIdOnlySelector, selectorMatches, typeMatchesAny, type SelectableResou
 /** Upper bound on tree depth walked; a deeper chain is treated as a cycle and cut. */
 const MAX_DEPTH = 64;
 const NO_IMPLEMENTATIONS: readonly Implementation[] = Object.freeze([]);
+const NO_REQUIREMENTS: readonly Requirement[] = Object.freeze([]);
+const NO_REQUIREMENT_NAMES: ReadonlySet<string> = new Set();
+
+/** An attestation an implementation can run on a resource type, with its current spec digest. */
+export interface ApplicableAttestation {
+  readonly name: string;
+  readonly attestation: Attestation;
+  readonly digest: string;
+}
+
+/** The attestations of an implementation that can check one resource type, in its order. */
+export interface Applicable {
+  readonly names: readonly string[];
+  readonly entries: readonly ApplicableAttestation[];
+  /** No name is listed twice. */
+  readonly distinct: boolean;
+}
+
+/** The parts of a run's context that depend on definitions only (see `runRecords`). */
+export interface RunRecord {
+  readonly attestationDigest: string;
+  readonly requirementVersions: Readonly<Record<string, number>>;
+}
+
+const NO_APPLICABLE: Applicable = Object.freeze({ names: Object.freeze([]), entries: Object.freeze([]), distinct: true });
+
+/** An implementation's applicable attestations by type, and the types they can check at all. */
+interface ImplAttestations {
+  readonly byType: Map<string, Applicable>;
+  /** An attestation with no `resourceTypes` (any type). */
+  readonly anyType: boolean;
+  readonly types: ReadonlySet<string>;
+  /** Of `AWS::S3::*` patterns, without the `*`. */
+  readonly prefixes: readonly string[];
+}
+
+/** Requirements to match against a resource of one type (see `candidateRequirements`). */
+export interface CandidateRequirements {
+  /** They select exactly this type and nothing else: they apply without matching. */
+  readonly exact: readonly Requirement[];
+  readonly exactNames: ReadonlySet<string>;
+  readonly general: readonly Requirement[];
+}
 
 /**
  * All definitions by kind and name, with the indexes the engine needs: the resource tree
@@ -36,14 +79,20 @@ export class DefinitionIndex {
   private readonly implsByTargetId = new Map<string, Set<string>>();
   private readonly selectorImpls = new Set<string>();
   /** Caches for the hot path (evaluating every resource): dropped when their inputs change. */
-  private applicableCache = new Map<string, Map<string, readonly string[]>>();
+  private applicableCache = new Map<string, ImplAttestations>();
   /** Cascading implementations reaching a resource from it and its ancestors, by resource name. */
   private cascadeCache = new Map<string, readonly Implementation[]>();
   private cascadeSetCache = new Map<string, ReadonlySet<string>>();
   /** parent → type → cascading implementations with an attestation for that type. */
   private cascadeWithAttestationsCache = new Map<string, Map<string, readonly Implementation[]>>();
   private implsByRequirementCache: Map<string, Implementation[]> | undefined;
-  private requirementsByTypeCache: { byType: Map<string, Requirement[]>; general: Requirement[] } | undefined;
+  /**
+   * What a run records per attestation, by the implementation list that reaches the resource
+   * (the lists come from the caches above, so resources under the same parent share one) and
+   * type. Keyed weakly: a list dropped with its cache takes its entry along.
+   */
+  private runRecordsCache = new WeakMap<readonly Implementation[], Map<string, ReadonlyMap<string, RunRecord>>>();
+  private requirementsByTypeCache: { byType: Map<string, CandidateRequirements>; general: readonly Requirement[] } | undefined;
 
   static from(defs: Iterable<AnyDefinition>): DefinitionIndex {
     const index = new DefinitionIndex();
@@ -174,26 +223,64 @@ export class DefinitionIndex {
 
   /** The implementation's attestations that can check resources of this type (cached). */
   applicableAttestations(impl: Implementation, type: string): readonly string[] {
-    let byType = this.applicableCache.get(impl.metadata.name);
-    if (!byType) this.applicableCache.set(impl.metadata.name, (byType = new Map()));
-    let list = byType.get(type);
-    if (!list) {
-      list = impl.spec.attestations.filter((a) => {
-        const att = this.attestations.get(a);
-        return att !== undefined && typeMatchesAny(att.spec.resourceTypes, type);
-      });
-      byType.set(type, list);
+    return this.applicable(impl, type).names;
+  }
+
+  /**
+   * The same attestations with their definitions and spec digests, so that evaluating a
+   * resource looks up neither (cached, and dropped with them on any Attestation change).
+   */
+  applicable(impl: Implementation, type: string): Applicable {
+    let cached = this.applicableCache.get(impl.metadata.name);
+    if (!cached) this.applicableCache.set(impl.metadata.name, (cached = this.implAttestations(impl)));
+    // Most (implementation, type) pairs share no attestation (an org-wide implementation per
+    // type): answered from the type summary, without an entry per pair.
+    if (!checksType(cached, type)) return NO_APPLICABLE;
+    const byType = cached.byType;
+    let found = byType.get(type);
+    if (!found) {
+      const names: string[] = [];
+      const entries: ApplicableAttestation[] = [];
+      for (const name of impl.spec.attestations) {
+        const attestation = this.attestations.get(name);
+        const digest = this.attestationDigests.get(name);
+        if (attestation === undefined || digest === undefined || !typeMatchesAny(attestation.spec.resourceTypes, type)) continue;
+        names.push(name);
+        entries.push({ name, attestation, digest });
+      }
+      found = { names, entries, distinct: new Set(names).size === names.length };
+      byType.set(type, found);
     }
-    return list;
+    return found;
+  }
+
+  /** The resource types an implementation's attestations can check, for `applicable`. */
+  private implAttestations(impl: Implementation): ImplAttestations {
+    let anyType = false;
+    const types = new Set<string>();
+    const prefixes: string[] = [];
+    for (const name of impl.spec.attestations) {
+      const patterns = this.attestations.get(name)?.spec.resourceTypes;
+      if (!patterns) continue;
+      if (patterns.length === 0) anyType = true;
+      for (const p of patterns) {
+        if (p.endsWith('*')) prefixes.push(p.slice(0, -1));
+        else types.add(p);
+      }
+    }
+    return { byType: new Map(), anyType, types, prefixes };
   }
 
   /**
    * Requirements that may apply to a resource of this type: those selecting exactly this type
-   * by `types` alone, plus every requirement with a broader selector (still to be matched).
+   * by `types` alone (they apply to every resource of it), plus every requirement with a broader
+   * selector (still to be matched). One shared object per type.
    */
-  candidateRequirements(type: string): { readonly exact: readonly Requirement[]; readonly general: readonly Requirement[] } {
-    if (!this.requirementsByTypeCache) {
-      const byType = new Map<string, Requirement[]>();
+  candidateRequirements(type: string): CandidateRequirements {
+    let cache = this.requirementsByTypeCache;
+    if (!cache) {
+      const byType = new Map<string, CandidateRequirements>();
+      const exactByType = new Map<string, Requirement[]>();
       const general: Requirement[] = [];
       for (const req of this.requirements.values()) {
         const sel = req.spec.appliesTo;
@@ -208,14 +295,17 @@ export class DefinitionIndex {
           continue;
         }
         for (const t of new Set(sel.types)) {
-          let list = byType.get(t);
-          if (!list) byType.set(t, (list = []));
+          let list = exactByType.get(t);
+          if (!list) exactByType.set(t, (list = []));
           list.push(req);
         }
       }
-      this.requirementsByTypeCache = { byType, general };
+      for (const [t, exact] of exactByType) byType.set(t, { exact, exactNames: new Set(exact.map((q) => q.metadata.name)), general });
+      cache = this.requirementsByTypeCache = { byType, general };
     }
-    return { exact: this.requirementsByTypeCache.byType.get(type) ?? [], general: this.requirementsByTypeCache.general };
+    let found = cache.byType.get(type);
+    if (!found) cache.byType.set(type, (found = { exact: NO_REQUIREMENTS, exactNames: NO_REQUIREMENT_NAMES, general: cache.general }));
+    return found;
   }
 
   /**
@@ -289,6 +379,42 @@ export class DefinitionIndex {
     return false;
   }
 
+  /**
+   * What a run of each attestation on this resource records, by attestation name: the
+   * attestation's digest and the version of every requirement of every implementation through
+   * which it reaches the resource. Only those with an attestation for the type can run one, so
+   * requirements that apply here do not matter. The records are frozen and shared by every
+   * resource the same implementations reach. An attestation that does not reach the resource is
+   * missing (its run records no requirement).
+   */
+  runRecords(r: Resource): ReadonlyMap<string, RunRecord> {
+    const impls = this.relevantImplementations(r, NO_REQUIREMENT_NAMES);
+    const type = r.spec.type;
+    let byType = this.runRecordsCache.get(impls);
+    if (!byType) this.runRecordsCache.set(impls, (byType = new Map()));
+    let records = byType.get(type);
+    if (!records) {
+      const versions = new Map<string, { digest: string; record: Record<string, number> }>();
+      for (const impl of impls) {
+        for (const { name, digest } of this.applicable(impl, type).entries) {
+          let found = versions.get(name);
+          if (!found) versions.set(name, (found = { digest, record: {} }));
+          for (const req of impl.spec.requirements) {
+            const def = this.requirements.get(req);
+            if (def) found.record[req] = def.spec.version;
+          }
+        }
+      }
+      const built = new Map<string, RunRecord>();
+      for (const [name, { digest, record }] of versions) {
+        built.set(name, Object.freeze({ attestationDigest: digest, requirementVersions: Object.freeze(record) }));
+      }
+      records = built;
+      byType.set(type, records);
+    }
+    return records;
+  }
+
   /** Implementations listing a requirement. */
   implementationsOf(requirement: string): readonly Implementation[] {
     if (!this.implsByRequirementCache) {
@@ -345,6 +471,10 @@ export class DefinitionIndex {
       this.cascadeSetCache = new Map();
       this.cascadeWithAttestationsCache = new Map();
     }
+    // Run records hold requirement versions and attestation digests, beside what reaches whom.
+    if (kind === 'Resource' || kind === 'Implementation' || kind === 'Attestation' || kind === 'Requirement') {
+      this.runRecordsCache = new WeakMap();
+    }
     if (kind === 'Implementation') {
       this.applicableCache.delete(name);
       this.implsByRequirementCache = undefined;
@@ -398,6 +528,13 @@ export class DefinitionIndex {
       case 'ComplianceObjective': return this.objectives as Map<string, AnyDefinition>;
     }
   }
+}
+
+/** Whether some attestation of the summary can check this type (`typeMatchesAny` over them all). */
+function checksType(summary: ImplAttestations, type: string): boolean {
+  if (summary.anyType || summary.types.has(type)) return true;
+  for (const prefix of summary.prefixes) if (type.startsWith(prefix)) return true;
+  return false;
 }
 
 /** Union of two lists of implementations, sorted by name, without duplicates. */

@@ -1,15 +1,27 @@
 import { ownTime, withCheckedAt, type CheckedItem } from '../checked-item.ts';
 import { canonicalJson } from '../digest.ts';
-import type { AnyDefinition, AttestationResult, DefinitionKind, Resource } from '../model.ts';
+import type { AnyDefinition, AttestationResult, DefinitionKind, Implementation, Resource } from '../model.ts';
 import { DefinitionIndex } from './definition-index.ts';
 import { snapshotOf, type DerivedState } from './derived-state.ts';
 import { evaluateResource, type ResourceEvaluation } from './evaluate-resource.ts';
 import { MinHeap } from './min-heap.ts';
 import { rollUp, type EffectiveState } from './roll-up.ts';
 
-const NO_REQUIREMENTS: ReadonlySet<string> = new Set();
+const NO_VERSIONS: Readonly<Record<string, number>> = Object.freeze({});
 /** Parent chains up to this long are walked without a visited set; longer ones may be cycles. */
 const SHORT_CHAIN = 32;
+
+/** The roll-up input of a resource without children. */
+const NO_CHILDREN: readonly ReadonlyMap<string, EffectiveState>[] = [];
+
+/** What the engine derived for one existing resource, kept together: one look-up finds it all. */
+interface Derived {
+  evaluation: ResourceEvaluation;
+  /** Rolled-up statuses (set by the flush that evaluated it). */
+  effective: Map<string, EffectiveState> | undefined;
+  /** The expiry queued on the heap for it, or Infinity. */
+  expiry: number;
+}
 
 /** One (resource, attestation) pair that needs a run. */
 export interface WorkItem {
@@ -42,8 +54,8 @@ export class ComplianceEngine {
   private readonly results = new Map<string, Map<string, AttestationResult>>();
   /** Checked-at times by resource, as their CHECKED items hold them. */
   private readonly checked = new Map<string, Readonly<Record<string, number>>>();
-  private readonly evaluations = new Map<string, ResourceEvaluation>();
-  private readonly effectiveByResource = new Map<string, Map<string, EffectiveState>>();
+  /** Derived state by resource: exactly the existing resources after a flush. */
+  private readonly derived = new Map<string, Derived>();
   private readonly dirty = new Set<string>();
   /**
    * Every resource is dirty until the next flush (set when a change marks them all): further
@@ -54,7 +66,6 @@ export class ComplianceEngine {
   /** Resources whose roll-up must be recomputed although they were not re-evaluated. */
   private readonly rollupDirty = new Set<string>();
   private readonly expiries = new MinHeap<string>();
-  private readonly scheduledExpiry = new Map<string, number>();
   private currentTime: number;
 
   constructor(now: number) {
@@ -102,6 +113,23 @@ export class ComplianceEngine {
     this.dirty.add(result.resource);
   }
 
+  /**
+   * Replaces all results of a resource at once (its results item was written): the same as
+   * `removeResults` then `putResult` of each, with one map built instead of one change per result.
+   */
+  replaceResults(resource: string, results: Iterable<AttestationResult>): void {
+    const m = new Map<string, AttestationResult>();
+    const times = this.checked.get(resource);
+    for (const result of results) {
+      // A result filed under another resource goes there, as `putResult` would file it.
+      if (result.resource !== resource) this.putResult(result);
+      else m.set(result.attestation, times ? withCheckedAt(result, ownTime(times, result.attestation)) : result);
+    }
+    if (m.size > 0) this.results.set(resource, m);
+    else if (!this.results.delete(resource)) return;
+    this.dirty.add(resource);
+  }
+
   /** Drops the results of a resource (it was deleted, or its results were purged). */
   removeResults(resource: string): void {
     if (this.results.delete(resource)) this.dirty.add(resource);
@@ -138,8 +166,9 @@ export class ComplianceEngine {
       const top = this.expiries.peek();
       if (!top || top.priority > now) break;
       this.expiries.pop();
-      if (this.scheduledExpiry.get(top.value) === top.priority) {
-        this.scheduledExpiry.delete(top.value);
+      const d = this.derived.get(top.value);
+      if (d && d.expiry === top.priority) {
+        d.expiry = Number.POSITIVE_INFINITY;
         this.dirty.add(top.value);
       }
     }
@@ -156,28 +185,35 @@ export class ComplianceEngine {
     /** Resources whose whole ancestor chain is already in `rollupSet`: a later walk stops there. */
     const chained = new Set<string>();
     let evaluated = 0;
+    let rolledUp = 0;
     for (const name of this.dirty) {
       const e = evaluateResource(this.index, name, this.results.get(name), this.currentTime);
       evaluated++;
-      if (e) {
-        this.evaluations.set(name, e);
-        this.scheduleExpiry(name, e.nextChangeAt);
-        rollupSet.add(name);
-        this.addAncestors(name, rollupSet, chained);
-      } else {
-        this.evaluations.delete(name);
-        this.effectiveByResource.delete(name);
-        this.scheduledExpiry.delete(name);
+      if (!e) {
+        this.derived.delete(name);
+        continue;
       }
+      let d = this.derived.get(name);
+      if (d) d.evaluation = e;
+      else this.derived.set(name, (d = { evaluation: e, effective: undefined, expiry: Number.POSITIVE_INFINITY }));
+      this.scheduleExpiry(name, d, e.nextChangeAt);
+      // Without children its roll-up is its own state alone: done here, outside the depth order
+      // (most dirty resources are leaves).
+      if (!this.index.children.has(name) && !rollupSet.has(name)) {
+        d.effective = rollUp(e.requirements, NO_CHILDREN);
+        rolledUp++;
+      } else {
+        rollupSet.add(name);
+      }
+      this.addAncestors(name, rollupSet, chained);
     }
     this.dirty.clear();
     this.allDirty = false;
     // Deepest first, so every child's roll-up is current before its parent's; within a depth,
-    // in insertion order (buckets instead of a sort).
+    // in insertion order (buckets instead of a sort). Only existing resources have derived state.
     const byDepth: string[][] = [];
-    let rolledUp = 0;
     for (const n of rollupSet) {
-      if (!this.index.resources.has(n)) continue;
+      if (!this.derived.has(n)) continue;
       const depth = this.depthOf(n);
       (byDepth[depth] ??= []).push(n);
       rolledUp++;
@@ -189,17 +225,22 @@ export class ComplianceEngine {
         const names = this.index.children.get(n);
         if (names) {
           for (const c of names) {
-            const eff = this.effectiveByResource.get(c);
-            if (eff && this.index.resources.has(c)) children.push(eff);
+            const eff = this.derived.get(c)?.effective;
+            if (eff) children.push(eff);
           }
         }
-        this.effectiveByResource.set(n, rollUp(this.evaluations.get(n)?.requirements, children));
+        const d = this.derived.get(n);
+        if (d) d.effective = rollUp(d.evaluation.requirements, children);
       }
     }
     return { evaluated, rolledUp };
   }
 
-  /** Adds the existing ancestors of `name` to `into`, stopping at one whose chain is already there. */
+  /**
+   * Adds the existing ancestors of `name` to `into`, stopping at one whose chain is already
+   * there. Each ancestor passed is marked as chained too (its chain is added by the time this
+   * returns), so siblings stop at their common parent.
+   */
   private addAncestors(name: string, into: Set<string>, chained: Set<string>): void {
     let steps = 0;
     let parent = this.index.resources.get(name)?.spec.parent;
@@ -207,6 +248,7 @@ export class ComplianceEngine {
       const def = this.index.resources.get(parent);
       if (!def) break;
       into.add(parent);
+      chained.add(parent);
       if (++steps > SHORT_CHAIN) {
         // Long chain or a cycle: the exact walk, which stops at a repeat.
         for (const a of this.index.ancestorNames(name)) into.add(a);
@@ -231,11 +273,11 @@ export class ComplianceEngine {
   }
 
   evaluation(resource: string): ResourceEvaluation | undefined {
-    return this.evaluations.get(resource);
+    return this.derived.get(resource)?.evaluation;
   }
 
   effective(resource: string): ReadonlyMap<string, EffectiveState> | undefined {
-    return this.effectiveByResource.get(resource);
+    return this.derived.get(resource)?.effective;
   }
 
   resultsOf(resource: string): ReadonlyMap<string, AttestationResult> | undefined {
@@ -248,8 +290,8 @@ export class ComplianceEngine {
 
   /** Pairs never attested, or whose result went Stale. Call after `flush()`. */
   *dueWork(): IterableIterator<WorkItem> {
-    for (const [resource, e] of this.evaluations) {
-      for (const [attestation, s] of e.attestations) {
+    for (const [resource, { evaluation }] of this.derived) {
+      for (const [attestation, s] of evaluation.attestations) {
         if (s.status === 'Pending' || s.status === 'Stale') yield { resource, attestation };
       }
     }
@@ -260,39 +302,31 @@ export class ComplianceEngine {
     return this.runContexts(resource, [attestation]).get(attestation);
   }
 
-  /** Run contexts of several attestations of one resource (one pass over what reaches it). */
+  /** Run contexts of several attestations of one resource (one look-up per attestation). */
   runContexts(resource: string, attestations: readonly string[]): Map<string, RunContext> {
     const out = new Map<string, RunContext>();
     const r = this.index.resources.get(resource);
     if (!r) return out;
-    // Filled in below, before anyone else sees them.
-    const versions = new Map<string, Record<string, number>>();
+    const records = this.index.runRecords(r);
+    const resourceDigest = r.spec.digest;
     for (const a of attestations) {
-      const attestationDigest = this.index.attestationDigest(a);
-      if (attestationDigest === undefined) continue;
-      const requirementVersions: Record<string, number> = {};
-      versions.set(a, requirementVersions);
-      out.set(a, { attestationDigest, resourceDigest: r.spec.digest, requirementVersions });
-    }
-    // Only implementations with an attestation for this type can have run one of these.
-    for (const impl of this.index.relevantImplementations(r, NO_REQUIREMENTS)) {
-      for (const a of this.index.applicableAttestations(impl, r.spec.type)) {
-        const record = versions.get(a);
-        if (!record) continue;
-        for (const req of impl.spec.requirements) {
-          const def = this.index.requirements.get(req);
-          if (def) record[req] = def.spec.version;
-        }
+      const record = records.get(a);
+      if (record) {
+        out.set(a, { attestationDigest: record.attestationDigest, resourceDigest, requirementVersions: record.requirementVersions });
+        continue;
       }
+      // An attestation that does not reach the resource: its run would record no requirement.
+      const attestationDigest = this.index.attestationDigest(a);
+      if (attestationDigest !== undefined) out.set(a, { attestationDigest, resourceDigest, requirementVersions: NO_VERSIONS });
     }
     return out;
   }
 
   snapshot(): DerivedState {
     return snapshotOf({
-      resourceNames: () => this.evaluations.keys(),
-      evaluation: (n) => this.evaluations.get(n),
-      effective: (n) => this.effectiveByResource.get(n),
+      resourceNames: () => this.derived.keys(),
+      evaluation: (n) => this.derived.get(n)?.evaluation,
+      effective: (n) => this.derived.get(n)?.effective,
     });
   }
 
@@ -303,13 +337,14 @@ export class ComplianceEngine {
     m.set(result.attestation, times ? withCheckedAt(result, ownTime(times, result.attestation)) : result);
   }
 
-  private scheduleExpiry(name: string, at: number): void {
+  /** Queues the time at which a resource's evaluation changes by itself (once per time). */
+  private scheduleExpiry(name: string, d: Derived, at: number): void {
     if (!Number.isFinite(at)) {
-      this.scheduledExpiry.delete(name);
+      d.expiry = Number.POSITIVE_INFINITY;
       return;
     }
-    if (this.scheduledExpiry.get(name) === at) return;
-    this.scheduledExpiry.set(name, at);
+    if (d.expiry === at) return;
+    d.expiry = at;
     this.expiries.push(at, name);
   }
 
@@ -325,7 +360,7 @@ export class ComplianceEngine {
         }
         break;
       case 'Implementation':
-        if (old) this.markAll(this.index.reach(old as Extract<AnyDefinition, { kind: 'Implementation' }>));
+        if (old) this.markReach(old as Implementation);
         break;
       case 'Waiver':
         if (old && old.kind === 'Waiver') this.markAll(this.index.select(old.spec.resources));
@@ -368,11 +403,12 @@ export class ComplianceEngine {
         break;
       }
       case 'Implementation':
-        if (next && next.kind === 'Implementation') this.markAll(this.index.reach(next));
+        if (next && next.kind === 'Implementation') this.markReach(next);
         break;
       case 'Attestation':
         for (const impl of this.index.implementations.values()) {
-          if (impl.spec.attestations.includes(def.metadata.name)) this.markAll(this.index.reach(impl));
+          if (impl.spec.attestations.includes(def.metadata.name)) this.markReach(impl);
+          if (this.allDirty) break;
         }
         break;
       case 'Waiver':
@@ -393,6 +429,18 @@ export class ComplianceEngine {
         }
       }
     }
+  }
+
+  /**
+   * Marks what an implementation reaches. When that is every resource (an org-wide
+   * implementation), everything is dirty: the further changes before the flush need no marks,
+   * so a catalog update walks the tree once rather than once per attestation.
+   */
+  private markReach(impl: Implementation): void {
+    const reached = this.index.reach(impl);
+    this.markAll(reached);
+    // `reach` holds existing resources only, so its size tells whether it holds them all.
+    if (reached.size === this.index.resources.size) this.allDirty = true;
   }
 
   private markAll(names: Iterable<string>): void {

@@ -1,5 +1,4 @@
 import type {
-  Attestation,
   AttestationResult,
   ComplianceReason,
   ComplianceStatus,
@@ -10,7 +9,7 @@ import type {
   StaleReason,
   Waiver,
 } from '../model.ts';
-import { selectorMatches } from '../selector.ts';
+import { selectorMatches, type SelectableResource } from '../selector.ts';
 import { selectable, type DefinitionIndex } from './definition-index.ts';
 
 /** An Errored result is retried after this long even when the attestation's freshness is longer. */
@@ -49,17 +48,19 @@ export function staleReason(
   now: number,
 ): StaleReason | undefined {
   const attestation = index.attestations.get(result.attestation);
-  return attestation ? staleReasonOf(index, attestation, result, resourceDigest, now) : 'AttestationChanged';
+  const digest = index.attestationDigest(result.attestation);
+  return attestation && digest !== undefined ? staleReasonOf(index, digest, attestation.spec.freshnessMs, result, resourceDigest, now) : 'AttestationChanged';
 }
 
 function staleReasonOf(
   index: DefinitionIndex,
-  attestation: Attestation,
+  attestationDigest: string,
+  freshnessMs: number,
   result: AttestationResult,
   resourceDigest: string,
   now: number,
 ): StaleReason | undefined {
-  if (index.attestationDigest(attestation.metadata.name) !== result.attestationDigest) return 'AttestationChanged';
+  if (attestationDigest !== result.attestationDigest) return 'AttestationChanged';
   if (result.resourceDigest !== resourceDigest) return 'ResourceChanged';
   const versions = result.requirementVersions;
   // for-in, not Object.entries: this runs for every result of every evaluated resource.
@@ -68,7 +69,7 @@ function staleReasonOf(
     const current = index.requirements.get(req);
     if (current && current.spec.version !== versions[req]) return 'RequirementVersionChanged';
   }
-  if (now >= expiresAt(result, attestation.spec.freshnessMs)) return 'Expired';
+  if (now >= expiresAt(result, freshnessMs)) return 'Expired';
   return undefined;
 }
 
@@ -115,22 +116,23 @@ export function evaluateResource(
   const digest = resource.spec.digest;
   let nextChangeAt = Number.POSITIVE_INFINITY;
 
-  // Requirements that apply to this resource, found through the by-type index.
-  const view = selectable(resource);
+  // Requirements that apply to this resource, found through the by-type index. The exact ones
+  // select this type alone, so they apply without matching; the view is only built when needed.
   const candidates = index.candidateRequirements(type);
-  const applicableRequirements: Requirement[] = [];
-  const applicableNames = new Set<string>();
-  for (const req of candidates.exact) {
-    if (selectorMatches(req.spec.appliesTo, view)) {
-      applicableRequirements.push(req);
-      applicableNames.add(req.metadata.name);
-    }
-  }
+  let view: SelectableResource | undefined;
+  let applicableRequirements: readonly Requirement[] = candidates.exact;
+  let applicableNames: ReadonlySet<string> = candidates.exactNames;
+  // The type's shared lists, copied only when a broader requirement applies too.
+  let grown: Requirement[] | undefined;
+  let grownNames: Set<string> | undefined;
   for (const req of candidates.general) {
-    if (selectorMatches(req.spec.appliesTo, view)) {
-      applicableRequirements.push(req);
-      applicableNames.add(req.metadata.name);
+    if (!selectorMatches(req.spec.appliesTo, (view ??= selectable(resource)))) continue;
+    if (!grown || !grownNames) {
+      applicableRequirements = grown = [...candidates.exact];
+      applicableNames = grownNames = new Set(candidates.exactNames);
     }
+    grown.push(req);
+    grownNames.add(req.metadata.name);
   }
 
   // A reaching implementation is materialised only where it does something: it has an
@@ -139,24 +141,28 @@ export function evaluateResource(
   const implementations = new Map<string, ResourceImplementationState>();
   const reaching = index.relevantImplementations(resource, applicableNames);
   const resolutions: ImplResolution[] = [];
-  for (const impl of reaching) {
-    const applicable = index.applicableAttestations(impl, type);
+  for (let i = 0; i < reaching.length; i++) {
+    const impl = reaching[i] as Implementation;
+    const applicable = index.applicable(impl, type);
+    // The first implementation's states are all new unless it lists an attestation twice.
+    const fresh = i === 0 && applicable.distinct;
     let passed = 0;
     let failed = 0;
     let errored = false;
-    for (const name of applicable) {
-      let state = attestations.get(name);
+    for (const entry of applicable.entries) {
+      const name = entry.name;
+      let state = fresh ? undefined : attestations.get(name);
       if (!state) {
         const result = results?.get(name);
         if (!result) {
           state = { resource: resourceName, attestation: name, status: 'Pending' };
         } else {
-          const attestation = index.attestations.get(name);
-          const reason = attestation ? staleReasonOf(index, attestation, result, digest, now) : 'AttestationChanged';
+          const freshnessMs = entry.attestation.spec.freshnessMs;
+          const reason = staleReasonOf(index, entry.digest, freshnessMs, result, digest, now);
           if (reason) {
             state = { resource: resourceName, attestation: name, status: 'Stale', staleReason: reason, result };
           } else {
-            const at = expiresAt(result, attestation?.spec.freshnessMs ?? 0);
+            const at = expiresAt(result, freshnessMs);
             if (at < nextChangeAt) nextChangeAt = at;
             state = { resource: resourceName, attestation: name, status: result.outcome, result };
           }
@@ -167,13 +173,14 @@ export function evaluateResource(
       else if (state.status === 'Failed') failed++;
       else if (state.status === 'Errored') errored = true;
     }
-    const resolution = resolve(impl.spec.policy, applicable.length, passed, failed);
-    resolutions.push(resolutionOf(resolution, errored, applicable.length === 0));
+    const total = applicable.names.length;
+    const resolution = resolve(impl.spec.policy, total, passed, failed);
+    resolutions.push(resolutionOf(resolution, errored, total === 0));
     implementations.set(impl.metadata.name, {
       resource: resourceName,
       implementation: impl.metadata.name,
       valid: resolution === 'Valid',
-      attestations: applicable,
+      attestations: applicable.names,
     });
   }
 
@@ -190,7 +197,7 @@ export function evaluateResource(
         implNames.push(impl.metadata.name);
       }
     }
-    const waiver = index.waivers.size === 0 ? undefined : activeWaiver(index, name, view, now);
+    const waiver = index.waivers.size === 0 ? undefined : activeWaiver(index, name, (view ??= selectable(resource)), now);
     if (waiver) {
       nextChangeAt = Math.min(nextChangeAt, waiver.spec.expiresAt);
       requirements.set(name, { resource: resourceName, requirement: name, status: 'Exempt', reason: 'Waived', implementations: implNames, waiver: waiver.metadata.name });
@@ -278,7 +285,7 @@ function requirementStatus(
   return allEmpty ? STATUS.noApplicable : STATUS.failed;
 }
 
-function activeWaiver(index: DefinitionIndex, requirement: string, view: ReturnType<typeof selectable>, now: number): Waiver | undefined {
+function activeWaiver(index: DefinitionIndex, requirement: string, view: SelectableResource, now: number): Waiver | undefined {
   let chosen: Waiver | undefined;
   for (const w of index.waivers.values()) {
     if (w.spec.requirement !== requirement || w.spec.expiresAt <= now) continue;

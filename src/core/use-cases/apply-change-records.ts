@@ -18,10 +18,8 @@ export function applyChangeRecords(engine: ComplianceEngine, records: readonly C
       if (record.eventName === 'REMOVE' || !NewImage) engine.removeDefinition(key.kind, key.name);
       else engine.upsertDefinition(NewImage.data as AnyDefinition);
     } else if (key.type === 'results') {
-      engine.removeResults(key.resource);
-      if (record.eventName !== 'REMOVE' && NewImage) {
-        for (const result of Object.values((NewImage.data as ResultsItem).results)) engine.putResult(result);
-      }
+      if (record.eventName === 'REMOVE' || !NewImage) engine.removeResults(key.resource);
+      else engine.replaceResults(key.resource, Object.values((NewImage.data as ResultsItem).results));
     } else if (key.type === 'checked') {
       if (record.eventName === 'REMOVE' || !NewImage) engine.removeChecked(key.resource);
       else engine.putChecked(key.resource, (NewImage.data as CheckedItem).checkedAt ?? {});
