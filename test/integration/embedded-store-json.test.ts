@@ -56,4 +56,31 @@ describe('EmbeddedStore data copies', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('leaves out keys that objects only inherit, from a polluted Object.prototype too', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argus-store-json-'));
+    let store = await EmbeddedStore.open({ dir, fsync: false });
+    try {
+      // Prepare: every object now inherits an enumerable key, which for-in lists.
+      Object.defineProperty(Object.prototype, 'polluted', { value: 'inherited', enumerable: true, configurable: true, writable: true });
+      let commit: Promise<unknown>;
+      try {
+        // Act: the data is copied as transact is called.
+        commit = store.transact([{ type: 'put', pk: 'p', sk: 'a', data: { own: 1, nested: { list: [{ x: 2 }] } }, ifVersion: 'any' }]);
+      } finally {
+        delete (Object.prototype as Record<string, unknown>).polluted;
+      }
+      await commit;
+
+      // Assess
+      const want = { own: 1, nested: { list: [{ x: 2 }] } };
+      sameJson((await store.get('p', 'a'))?.data, want);
+      await store.close();
+      store = await EmbeddedStore.open({ dir, fsync: false });
+      sameJson((await store.get('p', 'a'))?.data, want);
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

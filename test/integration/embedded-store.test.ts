@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConflictError, StoreError } from '#core/errors.ts';
 import { queryAll, type ChangeRecord, type StoredItem, type WriteOp } from '#core/ports/store.ts';
 import { EmbeddedStore, WAL_FILE, type EmbeddedStoreOptions } from '../../src/adapters/local/embedded-store.ts';
@@ -151,6 +151,27 @@ describe('EmbeddedStore', () => {
 
       expect(fs.statSync(wal).size).toBe(intact);
       expect(await second.get('p', 'a')).toMatchObject({ version: 1 });
+    });
+
+    it('drops a damaged last line with its whole group (a power cut may keep some of its pages and not others)', async () => {
+      const dir = newDir();
+      const first = await openStore(dir);
+      await first.transact([put('p', 'before', {})]);
+      // The first goes alone; the other three share one line.
+      await Promise.all(['a', 'b', 'c', 'd'].map((sk) => first.transact([put('p', sk, { text: 'x'.repeat(100) })])));
+      await first.close();
+      const wal = path.join(dir, WAL_FILE);
+      const text = fs.readFileSync(wal, 'utf8');
+      const groupStart = text.lastIndexOf('\n', text.length - 2) + 1;
+      const damaged = Buffer.from(text, 'utf8');
+      damaged.fill(0, groupStart + 50, groupStart + 150);
+      fs.writeFileSync(wal, damaged);
+
+      const second = await openStore(dir);
+
+      expect(fs.statSync(wal).size).toBe(groupStart);
+      expect((await queryAll(second, 'p')).map((i) => i.sk)).toEqual(['a', 'before']);
+      expect(await second.transact([put('p', 'b', {}, 'absent')])).toEqual({ sequenceNumber: '3' });
     });
 
     it('refuses to open a log corrupt before its last line, naming file and line', async () => {
@@ -360,7 +381,319 @@ describe('EmbeddedStore', () => {
       await expect(store.get('p', 'a')).rejects.toThrow(/closed/);
     });
   });
+
+  describe('concurrent commits', () => {
+    const held: HeldWrites[] = [];
+
+    /** Holds every write of the log until released, to look at the store while a commit is in flight. */
+    function holdWrites(): HeldWrites {
+      const writes = new HeldWrites();
+      held.push(writes);
+      return writes;
+    }
+
+    afterEach(() => {
+      // Before the stores close: close waits for the commits a failed test left held.
+      for (const writes of held.splice(0)) writes.release();
+      vi.restoreAllMocks();
+    });
+
+    it('opens the log for writes that return once on disk when syncing, and plain appends when not', async () => {
+      const open = vi.spyOn(fs, 'openSync');
+      await openStore(newDir());
+      await openStore(newDir(), { fsync: false });
+
+      const flags = open.mock.calls.filter(([file]) => String(file).endsWith(WAL_FILE)).map(([, mode]) => mode);
+      expect(flags).toHaveLength(2);
+      expect(typeof flags[0] === 'number' && (flags[0] & fs.constants.O_DSYNC) === fs.constants.O_DSYNC).toBe(true);
+      expect(flags[1]).toBe('a');
+    });
+
+    it('commits in call order, checking each transaction against the ones before it', async () => {
+      // Prepare: both writers below read version 1.
+      const store = await openStore(newDir());
+      await store.transact([put('p', 'k', { n: 0 }, 'absent')]);
+      const order: string[] = [];
+      const noted = (name: string, commit: Promise<unknown>): Promise<unknown> =>
+        commit.finally(() => {
+          order.push(name);
+        });
+
+      // Act
+      const outcomes = await Promise.allSettled([
+        noted('first', store.transact([put('p', 'k', { n: 1 }, 1)])),
+        noted('second', store.transact([put('p', 'k', { n: 2 }, 1)])),
+        noted('third', store.transact([put('p', 'k', { n: 3 }, 2), put('p', 'other', {}, 'absent')])),
+      ]);
+
+      // Assess
+      expect(outcomes[0]).toEqual({ status: 'fulfilled', value: { sequenceNumber: '2' } });
+      expect(outcomes[1]?.status === 'rejected' && outcomes[1].reason).toBeInstanceOf(ConflictError);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ context: { pk: 'p', sk: 'k', expected: 1, actual: 2 } });
+      expect(outcomes[2]).toEqual({ status: 'fulfilled', value: { sequenceNumber: '4' } });
+      expect(order).toEqual(['first', 'second', 'third']);
+      expect(await store.get('p', 'k')).toMatchObject({ version: 3, data: { n: 3 } });
+    });
+
+    it('makes a transaction visible only once its durable write is done', async () => {
+      const dir = newDir();
+      const store = await openStore(dir);
+      const seen: string[] = [];
+      store.subscribe((records) => seen.push(...records.map((r) => r.dynamodb.Keys.sk)));
+      const writes = holdWrites();
+
+      const commit = track(store.transact([put('p', 'a', { n: 1 })]));
+      await writes.reached(1);
+
+      // Not yet on disk: no reader sees it and the caller is not told.
+      expect(commit.settled).toBe(false);
+      expect(await store.get('p', 'a')).toBeUndefined();
+      expect(await store.readChanges(undefined, 10)).toEqual([]);
+      expect(seen).toEqual([]);
+      writes.release();
+      await expect(commit.promise).resolves.toEqual({ sequenceNumber: '1' });
+      expect(fs.readFileSync(path.join(dir, WAL_FILE), 'utf8')).toContain('"a"');
+      expect(await store.get('p', 'a')).toMatchObject({ version: 1, data: { n: 1 } });
+      expect(seen).toEqual(['a']);
+    });
+
+    it('writes the transactions issued while a commit is in flight together, in order', async () => {
+      const dir = newDir();
+      const store = await openStore(dir);
+      const write = vi.spyOn(fs, 'writev');
+
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.transact([put('p', `k${i}`, { i })])));
+
+      expect(results.map((r) => r.sequenceNumber)).toEqual(Array.from({ length: 20 }, (_, i) => String(i + 1)));
+      // The first goes alone; the other 19 arrive while it is in flight and share the next line.
+      expect(write.mock.calls.length).toBe(2);
+      const [alone, group, ...rest] = fs.readFileSync(path.join(dir, WAL_FILE), 'utf8').split('\n');
+      expect(JSON.parse(alone ?? '')).toMatchObject({ tx: 1 });
+      expect((JSON.parse(group ?? '') as { tx: number }[]).map((entry) => entry.tx)).toEqual(Array.from({ length: 19 }, (_, i) => i + 2));
+      expect(rest).toEqual(['']);
+      await store.close();
+      expect(await queryAll(await openStore(dir), 'p')).toHaveLength(20);
+    });
+
+    it('reports a refusal or a write that changes nothing only after the transactions before it', async () => {
+      const store = await openStore(newDir());
+      const writes = holdWrites();
+      const first = track(store.transact([put('p', 'a', { n: 1 }, 'absent')]));
+      await writes.reached(1);
+
+      const conflicting = track(store.transact([put('p', 'a', { n: 2 }, 'absent')]));
+      const noop = track(store.transact([del('p', 'absent-item')]));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+
+      expect([first.settled, conflicting.settled, noop.settled]).toEqual([false, false, false]);
+      writes.release();
+      const error = await conflicting.promise.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConflictError);
+      // A caller that rereads after the conflict sees the write that caused it.
+      expect(first.settled).toBe(true);
+      expect(await store.get('p', 'a')).toMatchObject({ version: 1, data: { n: 1 } });
+      await expect(noop.promise).resolves.toEqual({ sequenceNumber: '' });
+    });
+
+    it('rejects malformed and non-JSON writes at once, writing nothing, even behind a commit in flight', async () => {
+      const dir = newDir();
+      const store = await openStore(dir);
+      const writes = holdWrites();
+      const first = store.transact([put('p', 'a', {})]);
+      await writes.reached(1);
+
+      await expect(store.transact([put('p', 'b', { big: 1n })])).rejects.toThrow(/JSON/);
+      await expect(store.transact([put('', 'b', {})])).rejects.toThrow(StoreError);
+      writes.release();
+      await first;
+
+      expect(fs.readFileSync(path.join(dir, WAL_FILE), 'utf8').trim().split('\n')).toHaveLength(1);
+      expect(await store.transact([put('p', 'b', {})])).toEqual({ sequenceNumber: '2' });
+    });
+
+    it('applies a client token sent twice concurrently once, and refuses it for other writes', async () => {
+      const store = await openStore(newDir());
+      const ops = [put('p', 'a', { n: 1 }, 'absent')];
+
+      const [first, second] = await Promise.all([store.transact(ops, { clientToken: 't' }), store.transact(ops, { clientToken: 't' })]);
+      const other = await Promise.allSettled([store.transact([put('p', 'x', {})], { clientToken: 'u' }), store.transact([put('p', 'y', {})], { clientToken: 'u' })]);
+
+      expect(first).toEqual({ sequenceNumber: '1' });
+      expect(second).toEqual(first);
+      expect(other[0]).toEqual({ status: 'fulfilled', value: { sequenceNumber: '2' } });
+      expect(other[1]?.status === 'rejected' && (other[1].reason as Error).message).toMatch(/already used for different writes/);
+      expect((await store.readChanges(undefined, 10)).map((r) => r.dynamodb.Keys.sk)).toEqual(['a', 'x']);
+    });
+
+    it('makes nothing visible when a synced write fails, fails what was queued behind it and refuses further writes', async () => {
+      const dir = newDir();
+      const store = await openStore(dir);
+      await store.transact([put('p', 'a', { n: 1 })]);
+      const seen: ChangeRecord[] = [];
+      store.subscribe((records) => seen.push(...records));
+      const writes = holdWrites();
+
+      const failing = store.transact([put('p', 'a', { n: 2 }, 1)]).catch((e: unknown) => e);
+      await writes.reached(1);
+      // Checked against the failing transaction, so it cannot stand either.
+      const behind = store.transact([put('p', 'a', { n: 3 }, 2)]).catch((e: unknown) => e);
+      // The sync is part of the write: this may be a failed sync, after which nothing on disk is sure.
+      writes.release(errno('EIO'), 10);
+
+      expect(await failing).toMatchObject({ name: 'StoreError', message: expect.stringMatching(/may or may not be committed/) as unknown });
+      expect(await behind).toBeInstanceOf(StoreError);
+      expect(await store.get('p', 'a')).toMatchObject({ version: 1, data: { n: 1 } });
+      expect(await store.readChanges('1', 10)).toEqual([]);
+      expect(seen).toEqual([]);
+      await expect(store.transact([put('p', 'b', {})])).rejects.toThrow(/reopen the store/);
+      await store.close();
+      // The torn line is dropped on reopen.
+      expect(await (await openStore(dir)).get('p', 'a')).toMatchObject({ version: 1, data: { n: 1 } });
+    });
+
+    it('without syncing, cuts a failed write away, makes nothing visible, fails what was queued behind it and keeps working', async () => {
+      const dir = newDir();
+      const store = await openStore(dir, { fsync: false });
+      await store.transact([put('p', 'a', { n: 1 })]);
+      const intact = fs.readFileSync(path.join(dir, WAL_FILE));
+      const writes = holdWrites();
+
+      const failing = store.transact([put('p', 'a', { n: 2 }, 1)]).catch((e: unknown) => e);
+      await writes.reached(1);
+      const behind = store.transact([put('p', 'a', { n: 3 }, 2)]).catch((e: unknown) => e);
+      writes.release(errno('ENOSPC'), 10);
+
+      expect(await failing).toMatchObject({ name: 'StoreError', message: expect.stringMatching(/ENOSPC/) as unknown });
+      expect(await behind).toBeInstanceOf(StoreError);
+      expect(fs.readFileSync(path.join(dir, WAL_FILE))).toEqual(intact);
+      expect(await store.get('p', 'a')).toMatchObject({ version: 1, data: { n: 1 } });
+      expect(await store.transact([put('p', 'a', { n: 4 }, 1)])).toEqual({ sequenceNumber: '2' });
+      await store.close();
+      expect(await (await openStore(dir)).get('p', 'a')).toMatchObject({ version: 2, data: { n: 4 } });
+    });
+
+    it('without syncing, refuses further writes when a failed write cannot be cut away', async () => {
+      const dir = newDir();
+      const store = await openStore(dir, { fsync: false });
+      await store.transact([put('p', 'a', {})]);
+      const writes = holdWrites();
+      const failing = store.transact([put('p', 'b', {})]).catch((e: unknown) => e);
+      await writes.reached(1);
+      vi.spyOn(fs, 'ftruncateSync').mockImplementationOnce(() => {
+        throw errno('EIO');
+      });
+
+      writes.release(errno('ENOSPC'), 10);
+
+      expect(await failing).toMatchObject({ message: expect.stringMatching(/unknown state/) as unknown });
+      expect(await store.get('p', 'b')).toBeUndefined();
+      await expect(store.transact([put('p', 'c', {})])).rejects.toThrow(/unknown state/);
+      await store.close();
+      const reopened = await openStore(dir);
+      expect((await queryAll(reopened, 'p')).map((i) => i.sk)).toEqual(['a']);
+    });
+
+    it('closes only after the commits in flight, which stay committed', async () => {
+      const dir = newDir();
+      const store = await EmbeddedStore.open({ dir });
+      const writes = holdWrites();
+      const commit = track(store.transact([put('p', 'a', {})]));
+      await writes.reached(1);
+
+      const closing = track(store.close());
+      await new Promise((resolve) => setTimeout(resolve, 20));
+
+      expect(closing.settled).toBe(false);
+      await expect(store.transact([put('p', 'b', {})])).rejects.toThrow(/closed/);
+      writes.release();
+      await closing.promise;
+      await expect(commit.promise).resolves.toEqual({ sequenceNumber: '1' });
+      const reopened = await openStore(dir);
+      expect(await reopened.get('p', 'a')).toMatchObject({ version: 1 });
+      expect(await reopened.get('p', 'b')).toBeUndefined();
+    });
+
+    it('keeps memory equal to a replay of the log through concurrent commits and compactions', async () => {
+      const dir = newDir();
+      const store = await openStore(dir, { compactAfterBytes: 2048 });
+      await store.transact([put('p', 'hot', { wave: -1 }, 'absent')]);
+      let refused = 0;
+      for (let wave = 0; wave < 12; wave++) {
+        const version = (await store.get('p', 'hot'))?.version ?? 0;
+        const writes: Promise<unknown>[] = [];
+        // Each conditional put is checked against the ones issued before it, still in flight.
+        for (let i = 0; i < 5; i++) writes.push(store.transact([put('p', 'hot', { wave, i }, version + i), put('p', `k${(wave * 7 + i) % 30}`, { wave, i })]));
+        writes.push(store.transact([put('p', 'hot', { stale: true }, version)]).catch((e: unknown) => (e instanceof ConflictError ? refused++ : Promise.reject(e))));
+        if (wave % 3 === 1) writes.push(store.compact());
+        if (wave % 4 === 2) writes.push(store.transact([del('p', `k${wave % 30}`)]));
+        await Promise.all(writes);
+      }
+      const before = await dump(store, ['p']);
+      await store.close();
+
+      const reopened = await openStore(dir, { compactAfterBytes: 2048 });
+
+      expect(refused).toBe(12);
+      expect(fs.existsSync(path.join(dir, 'snapshot.jsonl'))).toBe(true);
+      expect(await reopened.get('p', 'hot')).toMatchObject({ version: 61, data: { wave: 11, i: 4 } });
+      expect(await dump(reopened, ['p'])).toEqual(before);
+    });
+  });
 });
+
+/** A promise and whether it has settled yet. */
+function track<T>(promise: Promise<T>): { readonly promise: Promise<T>; readonly settled: boolean } {
+  let settled = false;
+  promise.then(
+    () => {
+      settled = true;
+    },
+    () => {
+      settled = true;
+    },
+  );
+  return {
+    promise,
+    get settled() {
+      return settled;
+    },
+  };
+}
+
+function errno(code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: simulated`), { code });
+}
+
+type WritevCallback = (error: NodeJS.ErrnoException | null, bytesWritten: number, buffers: NodeJS.ArrayBufferView[]) => void;
+
+/** Replaces `fs.writev`: writes wait until `release`, then go on (or fail). */
+class HeldWrites {
+  private readonly waiting: ((failure?: { error: NodeJS.ErrnoException; landed: number }) => void)[] = [];
+  private readonly spy;
+
+  constructor() {
+    const realWritev = fs.writev;
+    this.spy = vi.spyOn(fs, 'writev').mockImplementation(((fd: number, buffers: NodeJS.ArrayBufferView[], callback: WritevCallback) => {
+      this.waiting.push((failure) => {
+        if (!failure) return realWritev(fd, buffers, callback);
+        // What a failing write may leave behind: its first bytes.
+        fs.writeSync(fd, Buffer.concat(buffers as Buffer[]).subarray(0, failure.landed));
+        callback(failure.error, 0, buffers);
+      });
+    }) as typeof fs.writev);
+  }
+
+  /** Resolves once `count` writes are waiting. */
+  async reached(count: number): Promise<void> {
+    await vi.waitFor(() => expect(this.waiting.length).toBeGreaterThanOrEqual(count), { timeout: 5000 });
+  }
+
+  /** Lets the waiting writes go on, or fail with `error` after `landed` bytes, and holds no more. */
+  release(error?: NodeJS.ErrnoException, landed = 0): void {
+    this.spy.mockRestore();
+    for (const write of this.waiting.splice(0)) write(error && { error, landed });
+  }
+}
 
 function runProbe(dir: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -1,4 +1,4 @@
-/** Small synchronous file primitives the write-ahead log and the snapshot share. */
+/** Small file primitives the write-ahead log and the snapshot share. */
 import fs from 'node:fs';
 
 /** Writes all of `buf` at the file's current position (`writeSync` may write less than asked). */
@@ -7,6 +7,31 @@ export function writeFully(fd: number, buf: Buffer): void {
   while (done < buf.length) {
     done += fs.writeSync(fd, buf, done, buf.length - done);
   }
+}
+
+/**
+ * Writes all of `buffers`, in order, at the file's current position with vectored writes on
+ * libuv's thread pool: the main thread neither joins nor copies them.
+ */
+export async function writevFully(fd: number, buffers: readonly Buffer[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    const written = await new Promise<number>((resolve, reject) => {
+      fs.writev(fd, rest, (error, bytes) => (error ? reject(error) : resolve(bytes)));
+    });
+    rest = unwritten(rest, written);
+  }
+}
+
+/** What is left of `buffers` once their first `bytes` bytes are written. */
+function unwritten(buffers: readonly Buffer[], bytes: number): readonly Buffer[] {
+  let skip = bytes;
+  for (let i = 0; i < buffers.length; i++) {
+    const buffer = buffers[i] as Buffer;
+    if (skip < buffer.length) return [buffer.subarray(skip), ...buffers.slice(i + 1)];
+    skip -= buffer.length;
+  }
+  return [];
 }
 
 /** Makes a created, renamed or removed directory entry durable (a file's fsync does not). */
