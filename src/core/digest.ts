@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Canonical JSON: object keys sorted, no whitespace, `undefined` members dropped. Two values that
@@ -22,6 +22,36 @@ export function canonicalJson(value: unknown): string {
     const member = obj[key];
     if (member === undefined) continue;
     out += (out.length === 1 ? '' : ',') + quotedKey(key) + ':' + canonicalJson(member);
+  }
+  return `${out}}`;
+}
+
+/** A known set of object keys, sorted, with their JSON-quoted prefixes computed once. */
+export interface KnownKeys {
+  readonly names: readonly string[];
+  readonly prefixes: readonly string[];
+  readonly set: ReadonlySet<string>;
+}
+
+export function knownKeys(names: readonly string[]): KnownKeys {
+  const sorted = [...new Set(names)].sort();
+  return { names: sorted, prefixes: sorted.map((k) => `${JSON.stringify(k)}:`), set: new Set(sorted) };
+}
+
+/**
+ * `canonicalJson(value)` for an object whose own keys usually all come from `keys`: the same
+ * text, without sorting the keys each time; an object with any other key takes the general path.
+ */
+export function canonicalJsonOfKnownKeys(value: object, keys: KnownKeys): string {
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!keys.set.has(key) || !Object.hasOwn(record, key)) return canonicalJson(value);
+  }
+  let out = '{';
+  for (let i = 0; i < keys.names.length; i++) {
+    const member = record[keys.names[i] as string];
+    if (member === undefined) continue;
+    out += (out.length === 1 ? '' : ',') + (keys.prefixes[i] as string) + canonicalJson(member);
   }
   return `${out}}`;
 }
@@ -56,7 +86,8 @@ function quotedKey(key: string): string {
 }
 
 export function sha256Hex(text: string | Uint8Array): string {
-  return createHash('sha256').update(text).digest('hex');
+  // One-shot: about twice as fast as createHash().update().digest() on small inputs.
+  return hash('sha256', text, 'hex');
 }
 
 /** `sha256:<hex>` of the canonical JSON of a value. */

@@ -11,7 +11,37 @@ function sameJson(actual: unknown, expected: unknown): void {
   expect(actual).toStrictEqual(expected);
 }
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 describe('EmbeddedStore data copies', () => {
+  it('keeps deeply frozen plain data as it is, and copies frozen data that still has a mutable part', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argus-store-json-'));
+    const store = await EmbeddedStore.open({ dir, fsync: false });
+    try {
+      const sealed = deepFreeze({ outcome: 'Passed', versions: { 'req-1': 2 }, tags: ['a'] });
+      const tags = ['a'];
+      const shallow = Object.freeze({ outcome: 'Failed', tags });
+      await store.transact([
+        { type: 'put', pk: 'p', sk: 'sealed', data: { result: sealed }, ifVersion: 'absent' },
+        { type: 'put', pk: 'p', sk: 'shallow', data: { result: shallow }, ifVersion: 'absent' },
+      ]);
+
+      tags.push('changed by the caller');
+
+      expect(((await store.get<{ result: unknown }>('p', 'sealed'))?.data.result)).toBe(sealed);
+      sameJson((await store.get('p', 'shallow'))?.data, { result: { outcome: 'Failed', tags: ['a'] } });
+    } finally {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('holds exactly what JSON makes of any value, live and after a reopen, whatever the caller does next', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'argus-store-json-'));
     let store = await EmbeddedStore.open({ dir, fsync: false });
@@ -28,7 +58,16 @@ describe('EmbeddedStore data copies', () => {
         fc.constant(Object.create(null) as unknown),
       );
       const value = fc.letrec((tie) => ({
-        node: fc.oneof({ depthSize: 'small' }, fc.jsonValue(), odd, fc.array(tie('node')), fc.dictionary(fc.string(), tie('node'))),
+        node: fc.oneof(
+          { depthSize: 'small' },
+          fc.jsonValue(),
+          odd,
+          fc.array(tie('node')),
+          fc.dictionary(fc.string(), tie('node')),
+          // Frozen data is kept rather than copied when it is plain all the way down.
+          tie('node').map(deepFreeze),
+          tie('node').map((v) => Object.freeze(v)),
+        ),
       })).node;
       let n = 0;
       const expected = new Map<string, unknown>();

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/core/digest.ts';
+import { canonicalJson, canonicalJsonOfKnownKeys, knownKeys } from '../../src/core/digest.ts';
+import { canonicalEntryBody, type EntryBody } from '../../src/core/evidence/chain.ts';
 
 /** The definition, written as plainly as possible: sorted keys, undefined members dropped. */
 function reference(value: unknown): string {
@@ -32,5 +33,47 @@ describe('canonical JSON', () => {
   it('encodes equal data the same whatever the key order', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: 'z' } })).toBe(canonicalJson({ a: { c: 'z', d: [1, { x: 1, y: 2 }] }, b: 1 }));
     expect(canonicalJson({ b: 1, a: 2 })).toBe('{"a":2,"b":1}');
+  });
+
+  it('gives the same text through the known-keys path, whatever keys the object really has', () => {
+    const keys = knownKeys(['outcome', 'message', 'executedAt', 'tags']);
+    const member = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.constant(undefined), fc.array(fc.string(), { maxLength: 2 }), fc.dictionary(fc.string(), fc.integer(), { maxKeys: 3 }));
+    const record = fc.record(
+      { outcome: member, message: member, executedAt: member, tags: member, extra: member, '10': member },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(record, (r) => {
+        expect(canonicalJsonOfKnownKeys(r, keys)).toBe(canonicalJson(r));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('encodes an evidence entry body as canonical JSON, for results with and without optional or unknown fields', () => {
+    const result = fc.record(
+      {
+        resource: fc.string(),
+        attestation: fc.string(),
+        outcome: fc.constantFrom('Passed', 'Failed', 'Errored'),
+        message: fc.string(),
+        executedAt: fc.integer(),
+        durationMs: fc.integer({ min: 0 }),
+        attestationDigest: fc.string(),
+        resourceDigest: fc.string(),
+        requirementVersions: fc.dictionary(fc.string(), fc.integer(), { maxKeys: 3 }),
+        evidenceDigest: fc.option(fc.string(), { nil: undefined }),
+        lastCheckedAt: fc.option(fc.integer(), { nil: undefined }),
+        unexpected: fc.option(fc.string(), { nil: undefined }),
+      },
+      { requiredKeys: ['resource', 'attestation', 'outcome', 'message', 'executedAt', 'durationMs', 'attestationDigest', 'resourceDigest', 'requirementVersions'] },
+    );
+    const body = fc.record({ v: fc.constant(1 as const), seq: fc.nat(), prev: fc.string({ minLength: 64, maxLength: 64 }), at: fc.integer(), result });
+    fc.assert(
+      fc.property(body, (b) => {
+        expect(canonicalEntryBody(b as unknown as EntryBody)).toBe(canonicalJson(b));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -599,6 +599,9 @@ function copyPlain(value: unknown): unknown {
       return NOT_PLAIN;
   }
   if (value === null) return null;
+  // Deeply frozen plain data cannot change under the store: it is kept as is, not copied (the
+  // store's own copies carried over into a new item, results a writer froze for this purpose).
+  if (Object.isFrozen(value) && isFrozenPlain(value)) return value;
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return NOT_PLAIN;
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) return NOT_PLAIN;
@@ -626,6 +629,42 @@ function copyPlain(value: unknown): unknown {
     out[key] = copy;
   }
   return Object.freeze(out);
+}
+
+/**
+ * Whether a frozen value is plain JSON data that is frozen all the way down and that JSON gives
+ * back unchanged (no undefined members, which a copy would leave out): then it needs no copy.
+ */
+function isFrozenPlain(value: object): boolean {
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value) || !isFrozenPlainMember(value[i])) return false;
+    }
+    return true;
+  }
+  // Only what JSON.parse makes: a null-prototype object would come back from the log as a plain one.
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (key === '__proto__' || !isFrozenPlainMember(record[key])) return false;
+  }
+  return true;
+}
+
+function isFrozenPlainMember(member: unknown): boolean {
+  switch (typeof member) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(member) && !Object.is(member, -0);
+    case 'object':
+      return member === null || (Object.isFrozen(member) && isFrozenPlain(member));
+    default:
+      return false;
+  }
 }
 
 /** The conflict when the op's condition does not hold for the item at `current` (undefined: absent). */

@@ -8,7 +8,7 @@
  * bytes as stored, never a re-encoding, so what is checked is what is on disk.
  */
 import { outputEvidence } from './output-evidence.ts';
-import { canonicalJson, sha256Hex } from '../digest.ts';
+import { canonicalJson, canonicalJsonOfKnownKeys, knownKeys, sha256Hex } from '../digest.ts';
 import type { AttestationResult } from '../model.ts';
 
 export const ENTRY_VERSION = 1;
@@ -47,9 +47,39 @@ export function isHash(value: unknown): value is string {
   return typeof value === 'string' && HEX64.test(value);
 }
 
+/** The keys of a result, in the order every entry encodes them. */
+const RESULT_KEYS = knownKeys([
+  'resource',
+  'attestation',
+  'outcome',
+  'message',
+  'executedAt',
+  'durationMs',
+  'attestationDigest',
+  'resourceDigest',
+  'requirementVersions',
+  'evidenceDigest',
+  'lastCheckedAt',
+] satisfies ReadonlyArray<keyof AttestationResult>);
+const BODY_KEYS: ReadonlySet<string> = new Set(['v', 'seq', 'prev', 'at', 'result'] satisfies ReadonlyArray<keyof EntryBody>);
+
+/**
+ * `canonicalJson(body)`, written out for the body's five keys and the result's known ones (every
+ * entry is encoded here); anything else about the body takes the general path.
+ */
+export function canonicalEntryBody(body: EntryBody): string {
+  let keys = 0;
+  for (const key in body) {
+    if (!BODY_KEYS.has(key) || !Object.hasOwn(body, key) || body[key as keyof EntryBody] === undefined) return canonicalJson(body);
+    keys++;
+  }
+  if (keys !== BODY_KEYS.size || typeof body.result !== 'object' || body.result === null) return canonicalJson(body);
+  return `{"at":${canonicalJson(body.at)},"prev":${canonicalJson(body.prev)},"result":${canonicalJsonOfKnownKeys(body.result, RESULT_KEYS)},"seq":${canonicalJson(body.seq)},"v":${canonicalJson(body.v)}}`;
+}
+
 /** Encodes one entry as its ledger line (no newline) and returns its hash. */
 export function encodeEntry(body: EntryBody): { readonly line: string; readonly hash: string } {
-  const text = canonicalJson(body);
+  const text = canonicalEntryBody(body);
   const hash = sha256Hex(text);
   return { line: `${ENTRY_PREFIX}${hash}${ENTRY_MIDDLE}${text}}`, hash };
 }

@@ -259,8 +259,9 @@ function runOne(providers: ProviderLookup, attestation: Attestation, resource: R
 /** The result of a run, with the output that goes to the evidence ledger beside it. */
 function toRecord(outcome: ProviderOutcome, attestation: Attestation, resource: Resource, context: RunContext, started: number, clock: Clock): EvidenceRecord {
   // The evidence digest is over the output as stored (JSON), so it can be checked byte for byte.
-  // One object shape per run: without output, evidenceDigest is undefined, which JSON leaves out.
-  const result: AttestationResult = {
+  // Frozen and without undefined members: the store keeps it as it is instead of copying it.
+  const evidenceDigest = outputEvidence(outcome.output)?.digest;
+  const result: { -readonly [K in keyof AttestationResult]: AttestationResult[K] } = {
     resource: resource.metadata.name,
     attestation: attestation.metadata.name,
     outcome: outcome.outcome,
@@ -270,9 +271,9 @@ function toRecord(outcome: ProviderOutcome, attestation: Attestation, resource: 
     attestationDigest: context.attestationDigest,
     resourceDigest: context.resourceDigest,
     requirementVersions: context.requirementVersions,
-    evidenceDigest: outputEvidence(outcome.output)?.digest,
   };
-  return { result, output: outcome.output };
+  if (evidenceDigest !== undefined) result.evidenceDigest = evidenceDigest;
+  return { result: Object.freeze(result), output: outcome.output };
 }
 
 function attempt(provider: AttestationProvider | undefined, attestation: Attestation, resource: Resource): ProviderOutcome | Promise<ProviderOutcome> {
