@@ -288,6 +288,13 @@ function runContexts(world: World): Map<string, RunContext> {
   return out;
 }
 
+/** Due pairs grouped by resource, resources in first-seen order. */
+function groupByResource(pairs: ReadonlyArray<{ resource: string; attestation: string }>): Array<[string, string[]]> {
+  const grouped = new Map<string, string[]>();
+  for (const { resource, attestation } of pairs) grouped.set(resource, [...(grouped.get(resource) ?? []), attestation]);
+  return [...grouped];
+}
+
 describe('incremental engine', () => {
   it('always equals a from-scratch recomputation over random trees, definitions, changes and results', () => {
     fc.assert(
@@ -299,6 +306,7 @@ describe('incremental engine', () => {
             world.engine.flush();
             const expected = computeDerivedState(world.defs.values(), world.mergedResults(), world.now);
             expect(world.engine.snapshot()).toEqual(expected);
+            expect(world.engine.dueWorkByResource()).toEqual(groupByResource([...world.engine.dueWork()]));
           }
         });
       }),

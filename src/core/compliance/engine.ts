@@ -297,6 +297,22 @@ export class ComplianceEngine {
     }
   }
 
+  /**
+   * The same pairs as `dueWork`, grouped by resource in the same order, without an object per
+   * pair (a full reconcile plans every pair of the organisation). Call after `flush()`.
+   */
+  dueWorkByResource(): Array<[resource: string, attestations: string[]]> {
+    const out: Array<[string, string[]]> = [];
+    for (const [resource, { evaluation }] of this.derived) {
+      let due: string[] | undefined;
+      for (const [attestation, s] of evaluation.attestations) {
+        if (s.status === 'Pending' || s.status === 'Stale') (due ??= []).push(attestation);
+      }
+      if (due) out.push([resource, due]);
+    }
+    return out;
+  }
+
   /** The context a run of this pair is made against, recorded in its result. */
   runContext(resource: string, attestation: string): RunContext | undefined {
     return this.runContexts(resource, [attestation]).get(attestation);

@@ -57,13 +57,11 @@ export function planDueWork(engine: ComplianceEngine, now: number): { due: DueWo
   engine.flush();
   const due: DueWork = new Map();
   let planned = 0;
-  for (const { resource, attestation } of engine.dueWork()) {
+  for (const [resource, attestations] of engine.dueWorkByResource()) {
     // Agent-owned pairs are pulled by their agent as work items (src/core/work), not run here.
     if (agentOwnerOf(engine, resource) !== undefined) continue;
-    let list = due.get(resource);
-    if (!list) due.set(resource, (list = []));
-    list.push(attestation);
-    planned++;
+    due.set(resource, attestations);
+    planned += attestations.length;
   }
   return { due, planned };
 }
