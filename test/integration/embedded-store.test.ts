@@ -77,6 +77,29 @@ describe('EmbeddedStore', () => {
       expect(next.sequenceNumber).toBe(String(changes.length + 1));
     });
 
+    it('waits for a log as large as the last snapshot before compacting again, also after a reopen', async () => {
+      const dir = newDir();
+      const store = await openStore(dir, { compactAfterBytes: 1024 });
+      const big = Array.from({ length: 100 }, (_, i) => put('p', `k${i}`, { text: 'x'.repeat(500) }));
+      await store.transact(big);
+      const snapshotBytes = fs.statSync(path.join(dir, 'snapshot.jsonl')).size;
+      expect(snapshotBytes).toBeGreaterThan(50_000);
+      expect(fs.statSync(path.join(dir, WAL_FILE)).size).toBe(0);
+
+      // Well past compactAfterBytes, well short of the snapshot: no compaction yet.
+      for (let i = 0; i < 10; i++) await store.transact([put('p', `k${i}`, { text: 'y'.repeat(500) })]);
+      expect(fs.statSync(path.join(dir, WAL_FILE)).size).toBeGreaterThan(4 * 1024);
+      await store.close();
+      const reopened = await openStore(dir, { compactAfterBytes: 1024 });
+      await reopened.transact([put('p', 'k11', { text: 'z'.repeat(500) })]);
+      expect(fs.statSync(path.join(dir, 'snapshot.jsonl')).size).toBe(snapshotBytes);
+
+      // Once the log outgrows the snapshot, it compacts.
+      for (let i = 0; i < 120; i++) await reopened.transact([put('p', `k${i % 100}`, { text: 'w'.repeat(500) })]);
+      expect(fs.statSync(path.join(dir, WAL_FILE)).size).toBeLessThan(snapshotBytes);
+      expect((await reopened.get<{ text: string }>('p', 'k19'))?.data.text).toBe('w'.repeat(500));
+    });
+
     it('reopens after compaction from the snapshot plus the newer log', async () => {
       const dir = newDir();
       const first = await openStore(dir, { compactAfterBytes: 4096 });
@@ -87,7 +110,8 @@ describe('EmbeddedStore', () => {
       await first.close();
 
       expect(fs.existsSync(path.join(dir, 'snapshot.jsonl'))).toBe(true);
-      expect(fs.statSync(path.join(dir, WAL_FILE)).size).toBeLessThan(4096 + 200);
+      const snapshotBytes = fs.statSync(path.join(dir, 'snapshot.jsonl')).size;
+      expect(fs.statSync(path.join(dir, WAL_FILE)).size).toBeLessThan(Math.max(4096, snapshotBytes) + 200);
       const second = await openStore(dir, { compactAfterBytes: 4096 });
 
       expect(await dump(second, ['p'])).toEqual(before);

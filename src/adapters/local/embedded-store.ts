@@ -38,7 +38,7 @@ import { deepFreeze } from './deep-freeze.ts';
 import { DirLock } from './dir-lock.ts';
 import type { Line } from './line-reader.ts';
 import { SortedKeys } from './sorted-keys.ts';
-import { readSnapshot, removeSnapshotLeftover, writeSnapshot, type SnapshotItem } from './snapshot.ts';
+import { SNAPSHOT_FILE, readSnapshot, removeSnapshotLeftover, writeSnapshot, type SnapshotItem } from './snapshot.ts';
 import { replayWal, WriteAheadLog, type WalEntry, type WalOp } from './write-ahead-log.ts';
 import { decodeCursor, encodeCursor, fingerprint, validateOps } from '../store-ops.ts';
 
@@ -52,7 +52,8 @@ export interface EmbeddedStoreOptions {
    */
   readonly fsync?: boolean;
   /**
-   * Write a snapshot and start a fresh log once the log is larger than this.
+   * Write a snapshot and start a fresh log once the log is larger than this, or than the last
+   * snapshot if that is larger (so compaction costs a bounded share of writing at any size).
    * @default 67108864 (64 MiB)
    */
   readonly compactAfterBytes?: number;
@@ -311,6 +312,7 @@ export class EmbeddedStore implements Store {
     removeSnapshotLeftover(this.dir);
     const header = readSnapshot(this.dir, (item) => this.loadItem(item));
     if (header) {
+      this.compactAt = Math.max(this.compactAfterBytes, fs.statSync(path.join(this.dir, SNAPSHOT_FILE)).size);
       this.tx = header.tx;
       this.seq = header.seq;
       for (const [token, fp, sequenceNumber] of header.tokens) this.rememberToken(token, { fp, sequenceNumber });
@@ -541,9 +543,11 @@ export class EmbeddedStore implements Store {
   private compactNow(): void {
     const wal = this.requireWal();
     const tokens = [...this.tokens].map(([token, o]) => [token, o.fp, o.sequenceNumber] as const);
-    writeSnapshot(this.dir, { tx: this.tx, seq: this.seq, count: this.itemCount, tokens }, this.snapshotItems(), this.fsync);
+    const snapshotBytes = writeSnapshot(this.dir, { tx: this.tx, seq: this.seq, count: this.itemCount, tokens }, this.snapshotItems(), this.fsync);
     wal.reset();
-    this.compactAt = this.compactAfterBytes;
+    // A snapshot rewrites the whole state: waiting for a log as large as it keeps the rewriting
+    // proportional to what is written (a fixed threshold made a large reconcile quadratic).
+    this.compactAt = Math.max(this.compactAfterBytes, snapshotBytes);
   }
 
   private *snapshotItems(): Generator<SnapshotItem> {

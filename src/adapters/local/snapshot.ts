@@ -31,10 +31,12 @@ export interface SnapshotHeader {
 /** One item: [pk, sk, version, data]. */
 export type SnapshotItem = readonly [string, string, number, unknown];
 
-export function writeSnapshot(dir: string, header: Omit<SnapshotHeader, 'format'>, items: Iterable<SnapshotItem>, fsync: boolean): void {
+/** Writes the snapshot durably (temp file, fsync, rename); returns its size in bytes. */
+export function writeSnapshot(dir: string, header: Omit<SnapshotHeader, 'format'>, items: Iterable<SnapshotItem>, fsync: boolean): number {
   const file = path.join(dir, SNAPSHOT_FILE);
   const tmp = file + TMP_SUFFIX;
   const fd = fs.openSync(tmp, 'w');
+  let bytes = 0;
   try {
     let text = `${JSON.stringify({ format: FORMAT, ...header })}\n`;
     let line: SnapshotItem[] = [];
@@ -44,7 +46,7 @@ export function writeSnapshot(dir: string, header: Omit<SnapshotHeader, 'format'
       written += line.length;
       line = [];
       if (text.length >= WRITE_BATCH_CHARS) {
-        writeFully(fd, Buffer.from(text, 'utf8'));
+        bytes += writeText(fd, text);
         text = '';
       }
     };
@@ -53,7 +55,7 @@ export function writeSnapshot(dir: string, header: Omit<SnapshotHeader, 'format'
       if (line.length === ITEMS_PER_LINE) flushLine();
     }
     if (line.length > 0) flushLine();
-    writeFully(fd, Buffer.from(text, 'utf8'));
+    bytes += writeText(fd, text);
     if (written !== header.count) throw new StoreError('snapshot item count changed while writing', { file: tmp, expected: header.count, written });
     if (fsync) fs.fsyncSync(fd);
   } finally {
@@ -61,6 +63,13 @@ export function writeSnapshot(dir: string, header: Omit<SnapshotHeader, 'format'
   }
   fs.renameSync(tmp, file);
   if (fsync) fsyncDir(dir);
+  return bytes;
+}
+
+function writeText(fd: number, text: string): number {
+  const buf = Buffer.from(text, 'utf8');
+  writeFully(fd, buf);
+  return buf.length;
 }
 
 /** Removes a temporary snapshot a crash left behind mid-write. */
