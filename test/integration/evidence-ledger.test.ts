@@ -344,6 +344,47 @@ describe('LocalEvidenceLedger crash safety and concurrency', () => {
     expect(await verifyLocalEvidence(dir)).toMatchObject({ ok: true, entries: 12 });
   });
 
+  it('lands appends issued without awaiting in call order, and close waits for them (synced writes)', async () => {
+    const dir = tempDir();
+    const ledger = await openLedger(dir, { fsync: true });
+
+    const first = ledger.appendBatch(records(3, 0));
+    const second = ledger.appendBatch(records(3, 3));
+    const closed = ledger.close();
+    const late = expect(ledger.appendBatch(records(1, 6))).rejects.toThrow(/closed/);
+    const [a, b] = await Promise.all([first, second, closed]);
+
+    await late;
+    expect(a).toMatchObject({ firstSeq: 1, head: { seq: 3 } });
+    expect(b).toMatchObject({ firstSeq: 4, head: { seq: 6 } });
+    const entries = readLinesOf(dir).map((line) => parseEntryLine(line));
+    expect(entries.map((e) => (e.ok ? e.entry.result.resource : e.reason))).toEqual(records(6).map((r) => r.result.resource));
+    expect(readHeadOf(dir)).toMatchObject({ seq: 6, hash: b?.head.hash, bytes: fs.statSync(file(dir, LEDGER_FILE)).size });
+    expect(await verifyLocalEvidence(dir)).toMatchObject({ ok: true, entries: 6, signedThrough: 6, uncommittedLines: 0 });
+  });
+
+  it('refuses appends after a failed head write, and reopening removes the lines it never committed', async () => {
+    const dir = tempDir();
+    const ledger = await openLedger(dir, { fsync: true });
+    await ledger.appendBatch(records(2));
+    const committed = readHeadOf(dir);
+    fs.mkdirSync(file(dir, `${HEAD_FILE}.tmp`)); // the head's temp file cannot be opened
+
+    await expect(ledger.appendBatch(records(2, 2))).rejects.toThrow(EvidenceError);
+    expect(fs.statSync(file(dir, LEDGER_FILE)).size).toBeGreaterThan(committed.bytes);
+    await expect(ledger.appendBatch(records(1, 4))).rejects.toThrow(/unknown state/);
+    expect(await ledger.head()).toEqual({ seq: 2, hash: committed.hash });
+    await ledger.close();
+    fs.rmdirSync(file(dir, `${HEAD_FILE}.tmp`));
+
+    const reopened = await openLedger(dir);
+    expect(reopened.repairedBytes).toBeGreaterThan(0);
+    expect(await reopened.head()).toEqual({ seq: 2, hash: committed.hash });
+    await reopened.appendBatch(records(2, 2));
+    await reopened.close();
+    expect(await verifyLocalEvidence(dir)).toMatchObject({ ok: true, entries: 4, uncommittedLines: 0 });
+  });
+
   it('refuses a result whose evidence digest is not the digest of its output, appending nothing', async () => {
     const dir = tempDir();
     const ledger = await openLedger(dir);

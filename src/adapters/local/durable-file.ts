@@ -44,6 +44,18 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/** `fsyncDir` with the sync on libuv's thread pool. */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      fs.fsync(fd, (error) => (error ? reject(error) : resolve()));
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The error's errno code (`'ENOENT'`, ...) when it has one. */
 export function errnoCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {

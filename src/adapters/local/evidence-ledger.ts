@@ -38,7 +38,7 @@ import { verifyLedger, type VerifyReport } from '#core/evidence/verify.ts';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
 import type { AppendReceipt, EvidenceLedger, EvidenceRecord, EvidenceSigner } from '#core/ports/evidence-ledger.ts';
 import { DirLock } from './dir-lock.ts';
-import { errnoCode, fsyncDir, writeFully } from './durable-file.ts';
+import { errnoCode, fsyncDir, fsyncDirAsync, writeFully, writevFully } from './durable-file.ts';
 import { Ed25519Signer, PUBLIC_KEY_FILE, PublicKeyVerifier } from './evidence-signer.ts';
 import { readLines } from './line-reader.ts';
 import { collectOutputs } from '../../core/evidence/outputs.ts';
@@ -74,6 +74,15 @@ export function outputPath(hex: string): string {
   return `${OUTPUTS_DIR}/${hex.slice(0, 2)}/${hex}.json`;
 }
 
+/**
+ * Appending, and with syncing on also O_DSYNC: each write returns once its data is on disk, as if
+ * followed by `fdatasync`, so write and sync are one job on libuv's thread pool, off the main thread
+ * (as for the store's write-ahead log).
+ */
+const SYNCED_APPEND = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | fs.constants.O_DSYNC;
+/** The head's temp file, written whole and, with syncing on, synced by the same write. */
+const SYNCED_REPLACE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_DSYNC;
+
 interface LastCheckpoint {
   readonly seq: number;
   readonly at: number;
@@ -83,6 +92,7 @@ export class LocalEvidenceLedger implements EvidenceLedger {
   private queue: Promise<unknown> = Promise.resolve();
   private failure: EvidenceError | undefined;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly knownOutputs = new Set<string>();
   private lastSigned: Checkpoint | undefined;
 
@@ -117,9 +127,10 @@ export class LocalEvidenceLedger implements EvidenceLedger {
       repaired += repairFile(path.join(dir, CHECKPOINTS_FILE), head.checkpoints.bytes, 'checkpoints');
       checkLastEntry(dir, head);
       const lastCheckpoint = checkLastCheckpoint(dir, head);
-      const ledgerFd = fs.openSync(path.join(dir, LEDGER_FILE), 'a');
+      const appendFlags = fsync ? SYNCED_APPEND : 'a';
+      const ledgerFd = fs.openSync(path.join(dir, LEDGER_FILE), appendFlags);
       fds.push(ledgerFd);
-      const checkpointsFd = fs.openSync(path.join(dir, CHECKPOINTS_FILE), 'a');
+      const checkpointsFd = fs.openSync(path.join(dir, CHECKPOINTS_FILE), appendFlags);
       fds.push(checkpointsFd);
       if (fsync) fsyncDir(dir);
       const signer = options.signer ?? Ed25519Signer.loadOrCreate(dir);
@@ -151,27 +162,18 @@ export class LocalEvidenceLedger implements EvidenceLedger {
       const chained = chainResults(this.headRecord, records.map((r) => r.result), now);
       return this.guard(async () => {
         this.writeOutputs(outputs);
-        const bytes = this.appendLines(this.ledgerFd, chained.lines);
+        // The only large write: done (and synced) on the thread pool while the main thread works on.
+        const bytes = await this.appendLines(this.ledgerFd, chained.lines);
         let next: HeadRecord = { ...this.headRecord, seq: chained.head.seq, hash: chained.head.hash, bytes: this.headRecord.bytes + bytes, at: now };
         if (this.checkpointDue(next.seq, now)) next = await this.appendCheckpoint(next, now);
-        this.writeHead(next);
+        await this.writeHead(next);
         return { firstSeq, head: chained.head };
       });
     });
   }
 
   checkpoint(): Promise<Checkpoint | undefined> {
-    return this.serialise(async () => {
-      this.assertUsable();
-      if (this.headRecord.seq <= this.lastCheckpoint.seq) return undefined;
-      this.assertHeadUnchanged();
-      return this.guard(async () => {
-        const now = this.clock.now();
-        const next = await this.appendCheckpoint(this.headRecord, now);
-        this.writeHead(next);
-        return this.lastSigned;
-      });
-    });
+    return this.serialise(() => this.checkpointNow());
   }
 
   /** Verifies this ledger with the public key in its directory. */
@@ -180,16 +182,39 @@ export class LocalEvidenceLedger implements EvidenceLedger {
     return verifyLocalEvidence(this.dir);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    try {
-      if (!this.failure && this.headRecord.seq > this.lastCheckpoint.seq) await this.checkpoint();
-    } finally {
-      this.closed = true;
-      fs.closeSync(this.ledgerFd);
-      fs.closeSync(this.checkpointsFd);
-      this.lock.release();
-    }
+  /**
+   * Waits for the appends already called (their writes run off the main thread, so the files must
+   * stay open until they finish), signs an unsigned head, then releases the ledger. Appends called
+   * after it are refused.
+   */
+  close(): Promise<void> {
+    // A second close finds the ledger closed, as the first left it even when its signing failed.
+    if (this.closing) return this.closing.catch(() => undefined);
+    this.closing = this.serialise(async () => {
+      if (this.closed) return;
+      try {
+        if (!this.failure && this.headRecord.seq > this.lastCheckpoint.seq) await this.checkpointNow();
+      } finally {
+        this.closed = true;
+        fs.closeSync(this.ledgerFd);
+        fs.closeSync(this.checkpointsFd);
+        this.lock.release();
+      }
+    });
+    return this.closing;
+  }
+
+  /** Signs the head now; call it only from inside `serialise`. */
+  private async checkpointNow(): Promise<Checkpoint | undefined> {
+    this.assertUsable();
+    if (this.headRecord.seq <= this.lastCheckpoint.seq) return undefined;
+    this.assertHeadUnchanged();
+    return this.guard(async () => {
+      const now = this.clock.now();
+      const next = await this.appendCheckpoint(this.headRecord, now);
+      await this.writeHead(next);
+      return this.lastSigned;
+    });
   }
 
   private serialise<T>(fn: () => Promise<T>): Promise<T> {
@@ -245,7 +270,7 @@ export class LocalEvidenceLedger implements EvidenceLedger {
     };
     const signature = await this.signer.sign(Buffer.from(checkpointPayload(body), 'utf8'));
     const { line, checkpoint } = encodeCheckpoint(body, signature);
-    const bytes = this.appendLines(this.checkpointsFd, [line]);
+    const bytes = await this.appendLines(this.checkpointsFd, [line]);
     this.lastCheckpoint = { seq: head.seq, at: now };
     this.lastSigned = checkpoint;
     return { ...head, checkpoints: { n: body.n, digest: checkpoint.digest, bytes: head.checkpoints.bytes + bytes } };
@@ -277,26 +302,33 @@ export class LocalEvidenceLedger implements EvidenceLedger {
     if (this.fsync) for (const d of dirs) fsyncDir(d);
   }
 
-  /** Appends lines with one write and syncs them; returns the bytes written. */
-  private appendLines(fd: number, lines: readonly string[]): number {
+  /**
+   * Appends lines with one vectored write on the thread pool, synced by the file's O_DSYNC when
+   * syncing is on; resolves with the bytes written once they are durable. Only one runs at a time
+   * (callers are inside `serialise`), so lines land in call order.
+   */
+  private async appendLines(fd: number, lines: readonly string[]): Promise<number> {
     const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-    writeFully(fd, buf);
-    if (this.fsync) fs.fdatasyncSync(fd);
+    await writevFully(fd, [buf]);
     return buf.length;
   }
 
-  private writeHead(next: HeadRecord): void {
+  /**
+   * Replaces the head: the temp file durable (its O_DSYNC write, on the thread pool), then renamed
+   * over the head, then the directory synced (on the thread pool too); only then is it this
+   * writer's head.
+   */
+  private async writeHead(next: HeadRecord): Promise<void> {
     const file = path.join(this.dir, HEAD_FILE);
     const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, this.fsync ? SYNCED_REPLACE : 'w');
     try {
-      writeFully(fd, Buffer.from(`${JSON.stringify(next)}\n`, 'utf8'));
-      if (this.fsync) fs.fsyncSync(fd);
+      await writevFully(fd, [Buffer.from(`${JSON.stringify(next)}\n`, 'utf8')]);
     } finally {
       fs.closeSync(fd);
     }
     fs.renameSync(tmp, file);
-    if (this.fsync) fsyncDir(this.dir);
+    if (this.fsync) await fsyncDirAsync(this.dir);
     this.headRecord = next;
   }
 }
