@@ -363,6 +363,44 @@ describe('LocalEvidenceLedger crash safety and concurrency', () => {
     expect(await verifyLocalEvidence(dir)).toMatchObject({ ok: true, entries: 6, signedThrough: 6, uncommittedLines: 0 });
   });
 
+  it('stores a distinct output for every result (synced, several at once) and verifies them all', async () => {
+    const dir = tempDir();
+    const ledger = await openLedger(dir, { fsync: true });
+    const distinct = records(300).map(({ result }, i) => {
+      const output = { body: `response ${i}` };
+      return { result: { ...result, evidenceDigest: evidenceDigestOf(output) }, output };
+    });
+
+    await ledger.appendBatch(distinct.slice(0, 150));
+    await ledger.appendBatch(distinct.slice(150));
+    await ledger.close();
+
+    for (const { result } of distinct) expect(fs.existsSync(file(dir, outputPath((result.evidenceDigest ?? '').slice(7))))).toBe(true);
+    expect(await verifyLocalEvidence(dir)).toMatchObject({ ok: true, entries: 300, uncommittedLines: 0 });
+  });
+
+  it('appends no entry when an output cannot be stored, and refuses appends until reopened', async () => {
+    const dir = tempDir();
+    const ledger = await openLedger(dir, { fsync: true });
+    await ledger.appendBatch(records(3));
+    const output = { body: 'cannot be stored' };
+    const hex = (evidenceDigestOf(output) ?? '').slice(7);
+    // A directory where the output's temp file goes: opening it for writing fails.
+    fs.mkdirSync(`${file(dir, outputPath(hex))}.tmp`, { recursive: true });
+    const [first] = records(1, 3);
+    const failing = { result: { ...(first as EvidenceRecord).result, evidenceDigest: `sha256:${hex}` }, output };
+
+    await expect(ledger.appendBatch([failing])).rejects.toThrow();
+
+    await expect(ledger.appendBatch(records(1, 4))).rejects.toThrow(/unknown state/);
+    expect(readLinesOf(dir)).toHaveLength(3);
+    await ledger.close().catch(() => undefined);
+    const reopened = await openLedger(dir);
+    await reopened.appendBatch(records(1, 4));
+    await reopened.close();
+    expect(await verifyLocalEvidence(dir)).toMatchObject({ ok: true, entries: 4 });
+  });
+
   it('refuses appends after a failed head write, and reopening removes the lines it never committed', async () => {
     const dir = tempDir();
     const ledger = await openLedger(dir, { fsync: true });

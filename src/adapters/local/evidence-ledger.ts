@@ -38,7 +38,7 @@ import { verifyLedger, type VerifyReport } from '#core/evidence/verify.ts';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
 import type { AppendReceipt, EvidenceLedger, EvidenceRecord, EvidenceSigner } from '#core/ports/evidence-ledger.ts';
 import { DirLock } from './dir-lock.ts';
-import { errnoCode, fsyncDir, fsyncDirAsync, writeFully, writevFully } from './durable-file.ts';
+import { errnoCode, fsyncDir, fsyncDirAsync, writevFully } from './durable-file.ts';
 import { Ed25519Signer, PUBLIC_KEY_FILE, PublicKeyVerifier } from './evidence-signer.ts';
 import { readLines } from './line-reader.ts';
 import { collectOutputs } from '../../core/evidence/outputs.ts';
@@ -80,8 +80,10 @@ export function outputPath(hex: string): string {
  * (as for the store's write-ahead log).
  */
 const SYNCED_APPEND = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | fs.constants.O_DSYNC;
-/** The head's temp file, written whole and, with syncing on, synced by the same write. */
+/** The head's and the outputs' temp files, written whole and, with syncing on, synced by the same write. */
 const SYNCED_REPLACE = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_DSYNC;
+/** Output files written at once: enough to keep the thread pool's four threads busy. */
+const OUTPUT_WRITES_IN_FLIGHT = 8;
 
 interface LastCheckpoint {
   readonly seq: number;
@@ -161,7 +163,7 @@ export class LocalEvidenceLedger implements EvidenceLedger {
       const now = this.clock.now();
       const chained = chainResults(this.headRecord, records.map((r) => r.result), now);
       return this.guard(async () => {
-        this.writeOutputs(outputs);
+        await this.writeOutputs(outputs);
         // The only large write: done (and synced) on the thread pool while the main thread works on.
         const bytes = await this.appendLines(this.ledgerFd, chained.lines);
         let next: HeadRecord = { ...this.headRecord, seq: chained.head.seq, hash: chained.head.hash, bytes: this.headRecord.bytes + bytes, at: now };
@@ -276,30 +278,40 @@ export class LocalEvidenceLedger implements EvidenceLedger {
     return { ...head, checkpoints: { n: body.n, digest: checkpoint.digest, bytes: head.checkpoints.bytes + bytes } };
   }
 
-  private writeOutputs(outputs: ReadonlyMap<string, string>): void {
-    const dirs = new Set<string>();
+  /**
+   * Stores the outputs not stored yet, each durably under its digest (temp file, synced write,
+   * rename), several at once on the thread pool, then syncs their directories: a provider whose
+   * every run has its own output (an HTTP body, a command's report) costs no main-thread I/O.
+   */
+  private async writeOutputs(outputs: ReadonlyMap<string, string>): Promise<void> {
+    const fresh: Array<{ readonly hex: string; readonly file: string; readonly bytes: string }> = [];
     for (const [hex, bytes] of outputs) {
       if (this.knownOutputs.has(hex)) continue;
       const file = path.join(this.dir, outputPath(hex));
-      if (fs.existsSync(file)) {
-        this.knownOutputs.add(hex);
-        continue;
-      }
-      const sub = path.dirname(file);
-      fs.mkdirSync(sub, { recursive: true });
-      const tmp = `${file}.tmp`;
-      const fd = fs.openSync(tmp, 'w');
-      try {
-        writeFully(fd, Buffer.from(bytes, 'utf8'));
-        if (this.fsync) fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, file);
-      dirs.add(sub);
-      this.knownOutputs.add(hex);
+      if (fs.existsSync(file)) this.knownOutputs.add(hex);
+      else fresh.push({ hex, file, bytes });
     }
-    if (this.fsync) for (const d of dirs) fsyncDir(d);
+    if (fresh.length === 0) return;
+    const dirs = new Set(fresh.map((o) => path.dirname(o.file)));
+    for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });
+    const queue = [...fresh];
+    const writer = async (): Promise<void> => {
+      for (let next = queue.pop(); next !== undefined; next = queue.pop()) await this.writeOutputFile(next.file, next.bytes);
+    };
+    await Promise.all(Array.from({ length: Math.min(OUTPUT_WRITES_IN_FLIGHT, fresh.length) }, writer));
+    if (this.fsync) await Promise.all([...dirs].map((dir) => fsyncDirAsync(dir)));
+    for (const o of fresh) this.knownOutputs.add(o.hex);
+  }
+
+  private async writeOutputFile(file: string, bytes: string): Promise<void> {
+    const tmp = `${file}.tmp`;
+    const handle = await fs.promises.open(tmp, this.fsync ? SYNCED_REPLACE : 'w');
+    try {
+      await handle.writeFile(bytes, 'utf8');
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(tmp, file);
   }
 
   /**
