@@ -35,15 +35,13 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 import { ArgusError, ConflictError } from '../../core/errors.ts';
 import {
   chainResults,
-  checkpointPayload,
   EMPTY_HEAD_RECORD,
-  encodeCheckpoint,
+  signCheckpoint,
   parseCheckpointLine,
   parseEntryLine,
   parseHeadRecord,
   type ChainHead,
   type Checkpoint,
-  type CheckpointBody,
   type HeadRecord,
 } from '../../core/evidence/chain.ts';
 import { EvidenceConflictError, EvidenceError } from '../../core/evidence/evidence-error.ts';
@@ -262,20 +260,9 @@ export class S3EvidenceLedger implements EvidenceLedger {
   }
 
   private async sign(head: HeadRecord, now: number): Promise<{ checkpoint: Checkpoint; op: WriteOp }> {
-    const body: CheckpointBody = {
-      v: 1,
-      n: head.checkpoints.n + 1,
-      seq: head.seq,
-      hash: head.hash,
-      at: now,
-      prev: head.checkpoints.digest,
-      keyId: this.options.signer.keyId,
-      algorithm: this.options.signer.algorithm,
-    };
-    const signature = await this.options.signer.sign(Buffer.from(checkpointPayload(body), 'utf8'));
-    const { line, checkpoint } = encodeCheckpoint(body, signature);
+    const { line, checkpoint } = await signCheckpoint(head, now, this.options.signer);
     const data: CheckpointData = { line };
-    return { checkpoint, op: { type: 'put', pk: this.pk, sk: checkpointSk(body.n), data, ifVersion: 'absent' } };
+    return { checkpoint, op: { type: 'put', pk: this.pk, sk: checkpointSk(checkpoint.n), data, ifVersion: 'absent' } };
   }
 
   private checkpointDue(seq: number, now: number): boolean {

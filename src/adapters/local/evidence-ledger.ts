@@ -23,14 +23,12 @@ import path from 'node:path';
 import {
   chainResults,
   EMPTY_HEAD_RECORD,
-  encodeCheckpoint,
   parseCheckpointLine,
   parseEntryLine,
   parseHeadRecord,
-  checkpointPayload,
+  signCheckpoint,
   type ChainHead,
   type Checkpoint,
-  type CheckpointBody,
   type HeadRecord,
 } from '#core/evidence/chain.ts';
 import { EvidenceConflictError, EvidenceError } from '#core/evidence/evidence-error.ts';
@@ -260,22 +258,11 @@ export class LocalEvidenceLedger implements EvidenceLedger {
   }
 
   private async appendCheckpoint(head: HeadRecord, now: number): Promise<HeadRecord> {
-    const body: CheckpointBody = {
-      v: 1,
-      n: head.checkpoints.n + 1,
-      seq: head.seq,
-      hash: head.hash,
-      at: now,
-      prev: head.checkpoints.digest,
-      keyId: this.signer.keyId,
-      algorithm: this.signer.algorithm,
-    };
-    const signature = await this.signer.sign(Buffer.from(checkpointPayload(body), 'utf8'));
-    const { line, checkpoint } = encodeCheckpoint(body, signature);
+    const { line, checkpoint } = await signCheckpoint(head, now, this.signer);
     const bytes = await this.appendLines(this.checkpointsFd, [line]);
     this.lastCheckpoint = { seq: head.seq, at: now };
     this.lastSigned = checkpoint;
-    return { ...head, checkpoints: { n: body.n, digest: checkpoint.digest, bytes: head.checkpoints.bytes + bytes } };
+    return { ...head, checkpoints: { n: checkpoint.n, digest: checkpoint.digest, bytes: head.checkpoints.bytes + bytes } };
   }
 
   /**

@@ -10,6 +10,7 @@
 import { outputEvidence } from './output-evidence.ts';
 import { canonicalJson, canonicalJsonOfKnownKeys, knownKeys, sha256Hex } from '../digest.ts';
 import type { AttestationResult } from '../model.ts';
+import type { EvidenceSigner } from '../ports/evidence-ledger.ts';
 
 export const ENTRY_VERSION = 1;
 /** `prev` of the first entry and of the first checkpoint. */
@@ -198,6 +199,22 @@ export interface Checkpoint extends CheckpointBody {
 export function checkpointPayload(cp: CheckpointBody): string {
   const body: CheckpointBody = { v: cp.v, n: cp.n, seq: cp.seq, hash: cp.hash, at: cp.at, prev: cp.prev, keyId: cp.keyId, algorithm: cp.algorithm };
   return canonicalJson(body);
+}
+
+/** Signs `head` as the next checkpoint after the head's last one: the checkpoint and its ledger line. */
+export async function signCheckpoint(head: HeadRecord, now: number, signer: EvidenceSigner): Promise<{ readonly line: string; readonly checkpoint: Checkpoint }> {
+  const body: CheckpointBody = {
+    v: CHECKPOINT_VERSION,
+    n: head.checkpoints.n + 1,
+    seq: head.seq,
+    hash: head.hash,
+    at: now,
+    prev: head.checkpoints.digest,
+    keyId: signer.keyId,
+    algorithm: signer.algorithm,
+  };
+  const signature = await signer.sign(Buffer.from(checkpointPayload(body), 'utf8'));
+  return encodeCheckpoint(body, signature);
 }
 
 export function encodeCheckpoint(body: CheckpointBody, signature: Uint8Array): { readonly line: string; readonly checkpoint: Checkpoint } {
