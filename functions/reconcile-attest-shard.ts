@@ -4,7 +4,7 @@
  * finds only what is still due: committed batches are not attested twice.
  */
 import { resultsKey } from '../src/core/keys.ts';
-import type { ResultsItem } from '../src/core/results-item.ts';
+import { resultsOf, type AnyResultsItem } from '../src/core/results-item.ts';
 import { addCounts, attestResources, emptyCounts, planDueWork, shardOf, type AttestDeps, type BatchCounts } from '../src/core/use-cases/reconcile.ts';
 import { intField, MAX_SHARDS, objectEvent, resolveDeps, stringField, type DepsSource, type ShardResult } from './reconcile-contract.ts';
 
@@ -47,9 +47,9 @@ async function countEarlierAttempts(d: AttestDeps, shard: number, shards: number
   for (const name of d.engine.index.resources.keys()) {
     if (touched.has(name) || shardOf(name, shards) !== shard) continue;
     const key = resultsKey(name);
-    const item = await d.store.get<ResultsItem>(key.pk, key.sk);
+    const item = await d.store.get<AnyResultsItem>(key.pk, key.sk);
     let wrote = false;
-    for (const r of Object.values(item?.data.results ?? {})) {
+    for (const r of item ? resultsOf(item.data) : []) {
       if (r.executedAt < asOf) continue;
       wrote = true;
       counts.evaluated++;

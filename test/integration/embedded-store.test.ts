@@ -309,6 +309,19 @@ describe('EmbeddedStore', () => {
       expect(Object.isFrozen(item)).toBe(true);
     });
 
+    it('getMany hands out the very items get does, frozen and not copied', async () => {
+      const store = await openStore(newDir());
+      await store.transact([put('p', 'a', { list: [1] }), put('q', 'b', { n: 2 })]);
+
+      const [a, missing, b] = await store.getMany([{ pk: 'p', sk: 'a' }, { pk: 'p', sk: 'b' }, { pk: 'q', sk: 'b' }]);
+
+      expect(a).toBe(await store.get('p', 'a'));
+      expect(b).toBe(await store.get('q', 'b'));
+      expect(missing).toBeUndefined();
+      expect(Object.isFrozen(a)).toBe(true);
+      expect(Object.isFrozen(a?.data)).toBe(true);
+    });
+
     it('keeps sort order and pages exactly through many random inserts and deletes', async () => {
       const store = await openStore(newDir(), { fsync: false });
       const reference = new Set<string>();
@@ -479,6 +492,25 @@ describe('EmbeddedStore', () => {
       expect(fs.readFileSync(path.join(dir, WAL_FILE), 'utf8')).toContain('"a"');
       expect(await store.get('p', 'a')).toMatchObject({ version: 1, data: { n: 1 } });
       expect(seen).toEqual(['a']);
+    });
+
+    it('getMany sees only committed transactions, not one in flight', async () => {
+      const store = await openStore(newDir());
+      await store.transact([put('p', 'a', { n: 1 }, 'absent')]);
+      const writes = holdWrites();
+      const keys = [{ pk: 'p', sk: 'a' }, { pk: 'p', sk: 'b' }];
+
+      const commit = track(store.transact([put('p', 'a', { n: 2 }, 1), put('p', 'b', { n: 1 }, 'absent')]));
+      await writes.reached(1);
+
+      expect(commit.settled).toBe(false);
+      expect(await store.getMany(keys)).toEqual([{ pk: 'p', sk: 'a', version: 1, data: { n: 1 } }, undefined]);
+      writes.release();
+      await commit.promise;
+      expect(await store.getMany(keys)).toEqual([
+        { pk: 'p', sk: 'a', version: 2, data: { n: 2 } },
+        { pk: 'p', sk: 'b', version: 1, data: { n: 1 } },
+      ]);
     });
 
     it('writes the transactions issued while a commit is in flight together, in order', async () => {

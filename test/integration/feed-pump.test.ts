@@ -14,6 +14,7 @@ import { ComplianceEngine } from '../../src/core/compliance/engine.ts';
 import { feedCheckpointKey, resultsKey } from '../../src/core/keys.ts';
 import type { AnyDefinition } from '../../src/core/model.ts';
 import type { ChangeRecord } from '../../src/core/ports/store.ts';
+import { resultsItemOf } from '../../src/core/results-item.ts';
 import { applyDefinitions } from '../../src/core/use-cases/apply-definitions.ts';
 import { loadDefinitions, loadResults } from '../../src/core/use-cases/load-engine.ts';
 import { attestation, implementation, requirement, resource, resultFor } from '../support/builders.ts';
@@ -53,7 +54,7 @@ async function writeResults(store: EmbeddedStore, engine: ComplianceEngine, n: n
     const name = `bucket-${i}`;
     const key = resultsKey(name);
     const result = resultFor(engine, name, 'enc-on', i % 2 === 0 ? 'Passed' : 'Failed', NOW);
-    await store.transact([{ type: 'put', ...key, data: { resource: name, results: { 'enc-on': result } }, ifVersion: 'absent' }]);
+    await store.transact([{ type: 'put', ...key, data: resultsItemOf(name, [result]), ifVersion: 'absent' }]);
   }
 }
 

@@ -25,6 +25,13 @@ function heldStore(inner: Store, log: string[], failOnCommit?: number): Store {
       if (key.type === 'results') log.push(`read ${key.resource}`);
       return inner.get(pk, sk);
     },
+    getMany: async (keys) => {
+      for (const { pk, sk } of keys) {
+        const key = parseKey(pk, sk);
+        if (key.type === 'results') log.push(`read ${key.resource}`);
+      }
+      return inner.getMany(keys);
+    },
     query: (pk, options) => inner.query(pk, options),
     readChanges: (after, limit) => inner.readChanges(after, limit),
     close: () => inner.close(),

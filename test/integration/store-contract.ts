@@ -100,6 +100,110 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       });
     });
 
+    describe('getMany', () => {
+      it('returns the items in the order given, undefined where absent', async () => {
+        const a = `${ns}#ga`;
+        const b = `${ns}#gb`;
+        await store.transact([put(a, 'x', { n: 1 }, 'absent'), put(a, 'y', { n: 2 }, 'absent'), put(b, 'x', { n: 3 }, 'absent')]);
+
+        const items = await store.getMany<{ n: number }>([
+          { pk: b, sk: 'x' },
+          { pk: a, sk: 'missing' },
+          { pk: a, sk: 'y' },
+          { pk: `${ns}#nowhere`, sk: 'x' },
+          { pk: a, sk: 'x' },
+        ]);
+
+        expect(items).toEqual([
+          { pk: b, sk: 'x', version: 1, data: { n: 3 } },
+          undefined,
+          { pk: a, sk: 'y', version: 1, data: { n: 2 } },
+          undefined,
+          { pk: a, sk: 'x', version: 1, data: { n: 1 } },
+        ]);
+      });
+
+      it('answers every position of a key given more than once', async () => {
+        const pk = `${ns}#gd`;
+        await store.transact([put(pk, 'x', { n: 1 }, 'absent'), put(pk, 'y', { n: 2 }, 'absent')]);
+
+        const items = await store.getMany([
+          { pk, sk: 'x' },
+          { pk, sk: 'gone' },
+          { pk, sk: 'x' },
+          { pk, sk: 'y' },
+          { pk, sk: 'gone' },
+          { pk, sk: 'x' },
+        ]);
+
+        expect(items.map((i) => i?.sk)).toEqual(['x', undefined, 'x', 'y', undefined, 'x']);
+        expect(items[0]).toEqual({ pk, sk: 'x', version: 1, data: { n: 1 } });
+        expect(items[2]).toEqual(items[0]);
+        expect(items[5]).toEqual(items[0]);
+      });
+
+      it('returns [] for no keys', async () => {
+        expect(await store.getMany([])).toEqual([]);
+      });
+
+      it('reads 250 keys in one call, in order', async () => {
+        const pk = `${ns}#gbig`;
+        const sks = Array.from({ length: 250 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+        const present = sks.filter((_, i) => i % 5 !== 0);
+        for (let i = 0; i < present.length; i += 100) await store.transact(present.slice(i, i + 100).map((sk) => put(pk, sk, { sk }, 'absent')));
+        // Reversed, so neither sort-key order nor write order is what comes back.
+        const keys = sks.map((sk) => ({ pk, sk })).reverse();
+
+        const items = await store.getMany<{ sk: string }>(keys);
+
+        expect(items).toHaveLength(250);
+        expect(items.map((i) => i?.sk)).toEqual(keys.map(({ sk }) => (present.includes(sk) ? sk : undefined)));
+        expect(items.every((i) => i === undefined || (i.pk === pk && i.version === 1 && i.data.sk === i.sk))).toBe(true);
+      });
+
+      it('sees every committed write, update and delete, as get does', async () => {
+        const pk = `${ns}#gw`;
+        const keys = [{ pk, sk: 'kept' }, { pk, sk: 'changed' }, { pk, sk: 'deleted' }, { pk, sk: 'added' }];
+        await store.transact([put(pk, 'kept', { n: 1 }, 'absent'), put(pk, 'changed', { n: 1 }, 'absent'), put(pk, 'deleted', { n: 1 }, 'absent')]);
+        expect((await store.getMany(keys)).map((i) => i?.version)).toEqual([1, 1, 1, undefined]);
+
+        await store.transact([put(pk, 'changed', { n: 2 }, 1), del(pk, 'deleted', 1), put(pk, 'added', { n: 1 }, 'absent')]);
+        const items = await store.getMany<{ n: number }>(keys);
+
+        expect(items).toEqual([
+          { pk, sk: 'kept', version: 1, data: { n: 1 } },
+          { pk, sk: 'changed', version: 2, data: { n: 2 } },
+          undefined,
+          { pk, sk: 'added', version: 1, data: { n: 1 } },
+        ]);
+      });
+
+      it('returns for each key what get returns', async () => {
+        const pk = `${ns}#gs`;
+        await store.transact([
+          put(pk, 'rich', { name: 'x', n: 1.5, tags: ['a', 'b'], nested: { ok: true, none: null }, gone: undefined }, 'absent'),
+          put(pk, 'scalar', 'just a string', 'absent'),
+          put(pk, 'nul', null, 'absent'),
+          put(pk, 'empty', {}, 'absent'),
+        ]);
+        await store.transact([put(pk, 'rich', { name: 'y', list: [[1], { deep: [] }] }, 1)]);
+        const keys = ['rich', 'scalar', 'nul', 'empty', 'missing'].map((sk) => ({ pk, sk }));
+
+        const many = await store.getMany(keys);
+        const single = await Promise.all(keys.map(({ sk }) => store.get(pk, sk)));
+
+        expect(many).toEqual(single);
+        expect(many[0]).toEqual({ pk, sk: 'rich', version: 2, data: { name: 'y', list: [[1], { deep: [] }] } });
+      });
+
+      it('refuses to read once the store is closed, as get does', async () => {
+        await store.close();
+
+        await expect(store.get(`${ns}#gc`, 'k')).rejects.toBeInstanceOf(ArgusError);
+        await expect(store.getMany([{ pk: `${ns}#gc`, sk: 'k' }])).rejects.toBeInstanceOf(ArgusError);
+      });
+    });
+
     describe('query', () => {
       it('returns a partition in sort-key order and nothing from other partitions', async () => {
         const pk = `${ns}#q`;

@@ -3,7 +3,7 @@ import { ComplianceEngine } from '../../src/core/compliance/engine.ts';
 import { checkedKey, resultsKey } from '../../src/core/keys.ts';
 import type { AnyDefinition, AttestationResult } from '../../src/core/model.ts';
 import type { ChangeRecord } from '../../src/core/ports/store.ts';
-import type { ResultsItem } from '../../src/core/results-item.ts';
+import { resultsItemOf, type KeyedResultsItem } from '../../src/core/results-item.ts';
 import { applyChangeRecords } from '../../src/core/use-cases/apply-change-records.ts';
 import { attestation, implementation, requirement, resource, resultFor } from '../support/builders.ts';
 
@@ -34,7 +34,12 @@ function remove(key: { pk: string; sk: string }): ChangeRecord {
 }
 
 function resultsItem(...results: AttestationResult[]): ChangeRecord {
-  const item: ResultsItem = { resource: 'bucket', results: Object.fromEntries(results.map((r) => [r.attestation, r])) };
+  return put(resultsKey('bucket'), resultsItemOf('bucket', results));
+}
+
+/** A results item in the first, keyed form (written by earlier versions). */
+function keyedResultsItem(...results: AttestationResult[]): ChangeRecord {
+  const item: KeyedResultsItem = { resource: 'bucket', results: Object.fromEntries(results.map((r) => [r.attestation, r])) };
   return put(resultsKey('bucket'), item);
 }
 
@@ -47,6 +52,17 @@ describe('applyChangeRecords', () => {
     expect([...(engine.resultsOf('bucket')?.keys() ?? [])]).toEqual(['versioned']);
     expect(engine.evaluation('bucket')?.attestations.get('encrypted')?.status).toBe('Pending');
     expect(engine.evaluation('bucket')?.attestations.get('versioned')?.status).toBe('Passed');
+  });
+
+  it('replaces the results of a resource from a results item in the keyed form of earlier versions', () => {
+    const engine = ComplianceEngine.load(definitions(), [], T0);
+    const encrypted = resultFor(engine, 'bucket', 'encrypted', 'Passed');
+    const versioned = resultFor(engine, 'bucket', 'versioned', 'Failed');
+    applyChangeRecords(engine, [keyedResultsItem(encrypted, versioned)]);
+    engine.flush();
+    expect(engine.resultsOf('bucket')?.get('encrypted')).toEqual(encrypted);
+    expect(engine.resultsOf('bucket')?.get('versioned')).toEqual(versioned);
+    expect(engine.evaluation('bucket')?.attestations.get('versioned')?.status).toBe('Failed');
   });
 
   it('merges the checked-at times of the resource into the replaced results', () => {

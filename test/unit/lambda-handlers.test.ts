@@ -7,7 +7,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { PutMetricDataCommand, CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { GetPublicKeyCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DynamoDBDocumentClient, GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue, DynamoDBRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -108,6 +108,8 @@ describe('Lambda handler wiring', () => {
   it("attest shard: stores each output in the evidence bucket and signs a checkpoint with the KMS key on the shard's own chain before committing results", async () => {
     tableHolds(defs);
     ddb.on(GetCommand).resolves({});
+    // No results stored yet: the batch read finds nothing (an empty table answers like this).
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] }, UnprocessedKeys: {} });
     ddb.on(TransactWriteCommand).resolves({});
     s3.on(PutObjectCommand).resolves({ ETag: '"e"', ChecksumSHA256: 'x' });
     kmsSigns();

@@ -10,7 +10,7 @@ import { resultsKey } from '../../src/core/keys.ts';
 import { METRIC } from '../../src/core/metric-names.ts';
 import { API_VERSION, type AttestationResult, type ComplianceObjective } from '../../src/core/model.ts';
 import type { ChangeRecord } from '../../src/core/ports/store.ts';
-import type { ResultsItem } from '../../src/core/results-item.ts';
+import { resultsItemOf, type AnyResultsItem, type KeyedResultsItem } from '../../src/core/results-item.ts';
 import { attestation, implementation, requirement, resource, resultFor } from '../support/builders.ts';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -48,7 +48,7 @@ function setup(): { engine: ComplianceEngine; results: AttestationResult[] } {
   return { engine, results };
 }
 
-function resultsRecord(seq: number, item: ResultsItem, old?: ResultsItem): ChangeRecord {
+function resultsRecord(seq: number, item: AnyResultsItem, old?: AnyResultsItem): ChangeRecord {
   const key = resultsKey(item.resource);
   return {
     eventID: String(seq),
@@ -99,8 +99,8 @@ describe('ComplianceMetrics', () => {
     const { engine, results } = setup();
     const metrics = new ComplianceMetrics({ engine, clock: { now: () => NOW }, providerNames: ['cel', 'http'] });
     const [good, bad] = results as [AttestationResult, AttestationResult];
-    const first: ResultsItem = { resource: 'stack/Good', results: { encrypted: good } };
-    metrics.observe([resultsRecord(1, first), resultsRecord(2, { resource: 'stack/Bad', results: { encrypted: bad } })]);
+    const first = resultsItemOf('stack/Good', [good]);
+    metrics.observe([resultsRecord(1, first), resultsRecord(2, resultsItemOf('stack/Bad', [bad]))]);
     // The same result written again (another attestation of the resource ran) is no new run.
     metrics.observe([resultsRecord(3, first, first)]);
     const { body } = await metrics.render();
@@ -108,6 +108,17 @@ describe('ComplianceMetrics', () => {
     expect(sample(body, METRIC.attestationRunsTotal, 'provider="cel",result="failed"')).toBe(1);
     expect(sample(body, METRIC.attestationRunsTotal, 'provider="http",result="errored"')).toBe(0);
     expect(sample(body, `${METRIC.attestationDurationSeconds}_count`, 'provider="cel"')).toBe(2);
+  });
+
+  it('does not count a results item of earlier versions rewritten in the current form as a new run', async () => {
+    const { engine, results } = setup();
+    const metrics = new ComplianceMetrics({ engine, clock: { now: () => NOW }, providerNames: ['cel'] });
+    const [good] = results as [AttestationResult];
+    const keyed: KeyedResultsItem = { resource: 'stack/Good', results: { encrypted: good } };
+    metrics.observe([resultsRecord(1, keyed), resultsRecord(2, resultsItemOf('stack/Good', [good]), keyed)]);
+    const { body } = await metrics.render();
+    expect(sample(body, METRIC.attestationRunsTotal, 'provider="cel",result="passed"')).toBe(1);
+    expect(sample(body, `${METRIC.attestationDurationSeconds}_count`, 'provider="cel"')).toBe(1);
   });
 
   it('passes promtool check metrics', async (ctx) => {
@@ -120,7 +131,7 @@ describe('ComplianceMetrics', () => {
     }
     const { engine, results } = setup();
     const metrics = new ComplianceMetrics({ engine, clock: { now: () => NOW }, providerNames: ['cel'] });
-    metrics.observe(results.map((r, i) => resultsRecord(i + 1, { resource: r.resource, results: { [r.attestation]: r } })));
+    metrics.observe(results.map((r, i) => resultsRecord(i + 1, resultsItemOf(r.resource, [r]))));
     const { body } = await metrics.render();
     const dir = await mkdtemp(join(tmpdir(), 'argus-metrics-'));
     try {

@@ -11,8 +11,8 @@ import { EmbeddedStore } from '../../src/adapters/local/embedded-store.ts';
 import { ComplianceEngine } from '../../src/core/compliance/engine.ts';
 import { ConflictError } from '../../src/core/errors.ts';
 import { resultsKey } from '../../src/core/keys.ts';
-import { API_VERSION, type Provider, type Resource } from '../../src/core/model.ts';
-import type { ResultsItem } from '../../src/core/results-item.ts';
+import { API_VERSION, type AttestationResult, type Provider, type Resource } from '../../src/core/model.ts';
+import { RESULTS_FORMAT, resultsOf, type AnyResultsItem, type KeyedResultsItem } from '../../src/core/results-item.ts';
 import { planDueWork } from '../../src/core/use-cases/reconcile.ts';
 import { LeaseLostError, type WorkTimeouts } from '../../src/core/work/machine.ts';
 import { dispatchAgentWork, WorkStore, workId } from '../../src/core/work/work-store.ts';
@@ -107,9 +107,32 @@ describe('WorkStore', () => {
 
     expect(done.item.data).toMatchObject({ state: 'Done', reason: 'Failed' });
     const rk = resultsKey('host/a');
-    const stored = await store.get<ResultsItem>(rk.pk, rk.sk);
+    const stored = await store.get<AnyResultsItem>(rk.pk, rk.sk);
     expect(stored?.version).toBe(1);
-    expect(stored?.data.results.perms).toMatchObject({ outcome: 'Failed', attestationDigest: 'sha256:a', resourceDigest: 'sha256:r', evidenceDigest: expect.stringMatching(/^sha256:/) });
+    expect(resultsOf(stored!.data)).toMatchObject([
+      { resource: 'host/a', attestation: 'perms', outcome: 'Failed', attestationDigest: 'sha256:a', resourceDigest: 'sha256:r', evidenceDigest: expect.stringMatching(/^sha256:/) },
+    ]);
+  });
+
+  it('keeps the other results of a results item of earlier versions and rewrites it in the current form', async () => {
+    const rk = resultsKey('host/a');
+    const other: AttestationResult = { resource: 'host/a', attestation: 'owner', outcome: 'Passed', message: '', executedAt: T0 - 10, durationMs: 2, attestationDigest: 'sha256:o', resourceDigest: 'sha256:old', requirementVersions: { r: 1 } };
+    const keyed: KeyedResultsItem = { resource: 'host/a', results: { owner: other } };
+    await store.transact([{ type: 'put', ...rk, data: keyed, ifVersion: 'absent' }]);
+    const { item } = await work.create(newWork('w.1'), T0);
+    await work.apply(item, { type: 'assign', providerId: 'agent-a' }, T0);
+    const [claimed] = await work.claim('agent-a', 'c', 1, T0);
+    await work.apply(claimed!, { type: 'start', claimId: 'c' }, T0);
+
+    await work.complete('agent-a', 'w.1', { claimId: 'c', outcome: 'Passed', message: '', executedAt: T0 + 1, durationMs: 3 }, T0 + 2);
+
+    const stored = await store.get<AnyResultsItem>(rk.pk, rk.sk);
+    expect(stored?.version).toBe(2);
+    expect((stored?.data as { format?: unknown }).format).toBe(RESULTS_FORMAT);
+    const results = resultsOf(stored!.data);
+    expect(results.find((r) => r.attestation === 'owner')).toEqual(other);
+    expect(results.find((r) => r.attestation === 'perms')).toMatchObject({ outcome: 'Passed', resourceDigest: 'sha256:r', executedAt: T0 + 1 });
+    expect(results).toHaveLength(2);
   });
 
   it('aborts the unfinished items of a cancelled run without re-queueing them', async () => {

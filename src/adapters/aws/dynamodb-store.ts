@@ -19,6 +19,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { ConsumedCapacity, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { _Record as StreamRecordEnvelope, DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
+  BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -31,6 +32,7 @@ import { StoreError } from '../../core/errors.ts';
 import {
   compareSequenceNumbers,
   type ChangeRecord,
+  type ItemKey,
   type QueryOptions,
   type QueryPage,
   type Store,
@@ -40,7 +42,7 @@ import {
   type WriteOp,
 } from '../../core/ports/store.ts';
 import { indexAttributes, TABLE_ATTR, TABLE_INDEX, type TableIndexName } from '../../core/table-design.ts';
-import { isRetryableCancellation, isThrottle, storeError, TransactionTooLargeError, withBackoff, writeError, type BackoffOptions } from './dynamodb-errors.ts';
+import { isRetryableCancellation, isThrottle, storeError, ThrottledError, TransactionTooLargeError, withBackoff, writeError, type BackoffOptions } from './dynamodb-errors.ts';
 import { normaliseData, toStoredItem } from './dynamodb-marshal.ts';
 import { DynamoDbStreamReader, toChangeRecord, writeIdOf } from './dynamodb-stream.ts';
 import { streamArnOf } from './dynamodb-table.ts';
@@ -48,6 +50,10 @@ import { decodeCursor, encodeCursor, fingerprint, validateOps } from '../store-o
 
 /** DynamoDB's limit of writes in one TransactWriteItems. */
 export const MAX_TRANSACTION_WRITES = 100;
+/** DynamoDB's limit of keys in one BatchGetItem. */
+export const MAX_BATCH_GET_KEYS = 100;
+/** BatchGetItem requests of one `getMany` in flight at once (bounded to spare the table's capacity). */
+const BATCH_GET_CONCURRENCY = 4;
 const DEFAULT_QUERY_LIMIT = 1000;
 const MAX_CLIENT_TOKENS = 10_000;
 const INDEX_ATTRS = ['gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'ttl'] as const;
@@ -63,7 +69,7 @@ export interface DynamoDbStoreOptions {
   readonly trackSequenceNumbers?: boolean;
   /** Receives the ConsumedCapacity (TOTAL and per index) of every request; turns on ReturnConsumedCapacity. */
   readonly onConsumedCapacity?: (operation: string, capacity: readonly ConsumedCapacity[]) => void;
-  /** Backoff for transactions cancelled by contention or throttling (the SDK retries plain throttling itself). */
+  /** Backoff for transactions cancelled by contention or throttling, and for batch reads' unprocessed keys (the SDK retries plain throttling itself). */
   readonly backoff?: BackoffOptions;
 }
 
@@ -131,6 +137,62 @@ export class DynamoDbStore implements Store {
     } catch (error) {
       throw storeError(error, 'read', { table: this.tableName, pk, sk });
     }
+  }
+
+  /**
+   * BatchGetItem in requests of at most 100 distinct keys, a few at a time; unprocessed keys are
+   * retried with backoff until none are left (ThrottledError once the attempts run out).
+   */
+  async getMany<T>(keys: readonly ItemKey[]): Promise<Array<StoredItem<T> | undefined>> {
+    this.assertOpen();
+    const found = new Map<string, StoredItem>();
+    // DynamoDB refuses a request naming a key twice: each distinct key is read once.
+    const distinct = new Map<string, ItemKey>();
+    for (const { pk, sk } of keys) distinct.set(itemKeyId(pk, sk), { pk, sk });
+    const unique = [...distinct.values()];
+    const chunks: ItemKey[][] = [];
+    for (let i = 0; i < unique.length; i += MAX_BATCH_GET_KEYS) chunks.push(unique.slice(i, i + MAX_BATCH_GET_KEYS));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++]) {
+        for (const item of await this.batchGet(chunk)) found.set(itemKeyId(item.pk, item.sk), item);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_GET_CONCURRENCY, chunks.length) }, worker));
+    return keys.map(({ pk, sk }) => found.get(itemKeyId(pk, sk)) as StoredItem<T> | undefined);
+  }
+
+  /** The items among at most 100 distinct keys, retrying unprocessed keys. */
+  private async batchGet(keys: readonly ItemKey[]): Promise<StoredItem[]> {
+    const items: StoredItem[] = [];
+    let pending: readonly ItemKey[] = keys;
+    try {
+      await withBackoff(
+        async () => {
+          const res = await this.doc.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [this.tableName]: { Keys: pending.map(({ pk, sk }) => ({ pk, sk })), ConsistentRead: true, ProjectionExpression: ITEM_PROJECTION, ExpressionAttributeNames: ITEM_NAMES },
+              },
+              ReturnConsumedCapacity: this.capacityMode,
+            }),
+          );
+          this.report('BatchGetItem', res.ConsumedCapacity);
+          for (const raw of res.Responses?.[this.tableName] ?? []) items.push(toStoredItem(raw));
+          const unprocessed = res.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+          if (unprocessed.length === 0) return;
+          pending = unprocessed.map((k) => ({ pk: String(k.pk), sk: String(k.sk) }));
+          // Unprocessed keys are DynamoDB's way of throttling a batch: back off, then ask for those.
+          throw new ThrottledError(`DynamoDB left ${pending.length} keys of a batch read unprocessed; retried with backoff and gave up`, { table: this.tableName, unprocessed: pending.length });
+        },
+        (error) => error instanceof ThrottledError || isThrottle(error),
+        this.options.backoff,
+      );
+    } catch (error) {
+      const first = pending[0];
+      throw storeError(error, 'batch read', { table: this.tableName, keys: pending.length, firstKey: first ? { pk: first.pk, sk: first.sk } : undefined });
+    }
+    return items;
   }
 
   async query<T>(pk: string, options: QueryOptions = {}): Promise<QueryPage<T>> {
@@ -387,6 +449,11 @@ export class DynamoDbStore implements Store {
   private assertOpen(): void {
     if (this.closed) throw new StoreError(`DynamoDB store for table ${this.tableName} is closed`, { table: this.tableName });
   }
+}
+
+/** One string per key, for de-duplicating and matching batch reads. */
+function itemKeyId(pk: string, sk: string): string {
+  return `${pk}\u0000${sk}`;
 }
 
 function keyOf(record: StreamRecordEnvelope): string {

@@ -24,6 +24,7 @@ import { ArgusError, ConflictError, StoreError } from '#core/errors.ts';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
 import type {
   ChangeRecord,
+  ItemKey,
   QueryOptions,
   QueryPage,
   Store,
@@ -181,6 +182,12 @@ export class EmbeddedStore implements Store {
   async get<T>(pk: string, sk: string): Promise<StoredItem<T> | undefined> {
     this.assertOpen();
     return this.partitions.get(pk)?.items.get(sk) as StoredItem<T> | undefined;
+  }
+
+  /** What `get` returns for each key, read from one state (no await between keys). */
+  async getMany<T>(keys: readonly ItemKey[]): Promise<Array<StoredItem<T> | undefined>> {
+    this.assertOpen();
+    return keys.map(({ pk, sk }) => this.partitions.get(pk)?.items.get(sk) as StoredItem<T> | undefined);
   }
 
   async query<T>(pk: string, options: QueryOptions = {}): Promise<QueryPage<T>> {

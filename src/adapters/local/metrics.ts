@@ -12,7 +12,7 @@ import type { AttestationResult, ComplianceObjective, ComplianceStatus } from '.
 import type { Clock } from '../../core/ports/clock.ts';
 import type { ChangeRecord } from '../../core/ports/store.ts';
 import { buildReport } from '../../core/report.ts';
-import type { ResultsItem } from '../../core/results-item.ts';
+import { resultsOf, type AnyResultsItem } from '../../core/results-item.ts';
 import { selectorMatches } from '../../core/selector.ts';
 
 export interface MetricsSource {
@@ -94,9 +94,11 @@ export class ComplianceMetrics {
         continue;
       }
       if (key.type !== 'results' || !NewImage) continue;
-      const before = (OldImage?.data as ResultsItem | undefined)?.results ?? {};
-      for (const [name, result] of Object.entries((NewImage.data as ResultsItem).results)) {
-        const old: AttestationResult | undefined = before[name];
+      const before = new Map<string, AttestationResult>();
+      if (OldImage) for (const r of resultsOf(OldImage.data as AnyResultsItem)) before.set(r.attestation, r);
+      for (const result of resultsOf(NewImage.data as AnyResultsItem)) {
+        const name = result.attestation;
+        const old = before.get(name);
         if (old && old.executedAt === result.executedAt && old.outcome === result.outcome) continue;
         const provider = this.source.engine.index.attestations.get(name)?.spec.provider ?? 'unknown';
         const outcome = result.outcome.toLowerCase() as RunResult;

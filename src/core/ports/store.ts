@@ -68,6 +68,8 @@ export interface TransactResult {
 
 export interface Store {
   get<T>(pk: string, sk: string): Promise<StoredItem<T> | undefined>;
+  /** The items at these keys, in the order given (undefined where absent); strongly consistent. */
+  getMany<T>(keys: readonly ItemKey[]): Promise<Array<StoredItem<T> | undefined>>;
   /** Items of one partition in sort-key order, paginated. */
   query<T>(pk: string, options?: QueryOptions): Promise<QueryPage<T>>;
   /** All-or-nothing; throws ConflictError naming the first key whose condition failed. */

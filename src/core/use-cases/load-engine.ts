@@ -3,7 +3,7 @@ import { ComplianceEngine } from '../compliance/engine.ts';
 import { checkedPartitions, definitionKey, resultsPartitions } from '../keys.ts';
 import { DEFINITION_KINDS, type AnyDefinition, type AttestationResult } from '../model.ts';
 import { queryAll, type Store } from '../ports/store.ts';
-import type { ResultsItem } from '../results-item.ts';
+import { resultsOf, type AnyResultsItem } from '../results-item.ts';
 
 /** Every definition in the store, kind by kind. */
 export async function loadDefinitions(store: Store): Promise<AnyDefinition[]> {
@@ -19,11 +19,11 @@ export async function loadDefinitions(store: Store): Promise<AnyDefinition[]> {
 export async function loadStoredResults(store: Store): Promise<{ results: AttestationResult[]; checked: CheckedItem[] }> {
   // One query per results shard and per checked-at shard (see keys.ts), in parallel.
   const [results, checked] = await Promise.all([
-    Promise.all(resultsPartitions().map((pk) => queryAll<ResultsItem>(store, pk))),
+    Promise.all(resultsPartitions().map((pk) => queryAll<AnyResultsItem>(store, pk))),
     Promise.all(checkedPartitions().map((pk) => queryAll<CheckedItem>(store, pk))),
   ]);
   return {
-    results: results.flat().flatMap((item) => Object.values(item.data.results)),
+    results: results.flat().flatMap((item) => resultsOf(item.data)),
     checked: checked.flat().map((item) => item.data),
   };
 }

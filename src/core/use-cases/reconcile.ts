@@ -1,14 +1,15 @@
-import { sameResultContent, type CheckedItem } from '../checked-item.ts';
-import type { ComplianceEngine, RunContext } from '../compliance/engine.ts';
+import type { CheckedItem } from '../checked-item.ts';
+import type { RunRecord } from '../compliance/definition-index.ts';
+import type { ComplianceEngine } from '../compliance/engine.ts';
 import { ArgusError } from '../errors.ts';
 import { outputEvidence } from '../evidence/output-evidence.ts';
 import { checkedKey, resultsKey } from '../keys.ts';
-import type { Attestation, AttestationResult, Resource } from '../model.ts';
+import type { Attestation, Resource } from '../model.ts';
 import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-provider.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EvidenceLedger, EvidenceRecord } from '../ports/evidence-ledger.ts';
-import type { Store, WriteOp } from '../ports/store.ts';
-import type { ResultsItem } from '../results-item.ts';
+import type { ItemKey, Store, WriteOp } from '../ports/store.ts';
+import { isKeyedResultsItem, RESULTS_FORMAT, resultOf, sameStoredContent, storedByAttestation, type AnyResultsItem, type ResultsItem, type StoredResult } from '../results-item.ts';
 import { agentOwnerOf } from '../work/ownership.ts';
 
 export interface ProviderLookup {
@@ -126,64 +127,59 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
 /** Evaluates a batch: runs its attestations and builds its writes, without writing anything. */
 export async function prepareBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>): Promise<PreparedBatch> {
   const { store, engine, providers, clock } = deps;
+  const evidence: EvidenceRecord[] | undefined = deps.evidence === undefined ? undefined : [];
   // First every run of the batch, back to back, then the bookkeeping: a tight loop of provider
   // calls keeps the CEL evaluator's code and data hot instead of interleaving it with the store's.
-  const runs: Array<{ readonly name: string; readonly records: EvidenceRecord[] }> = [];
-  for (const [name, attestations] of batch) {
-    const resource = engine.index.resources.get(name);
-    if (!resource) continue;
-    const contexts = engine.runContexts(name, attestations);
-    const records: EvidenceRecord[] = [];
-    for (const attName of attestations) {
-      const attestation = engine.index.attestations.get(attName);
-      const context = contexts.get(attName);
-      if (!attestation || !context) continue;
-      const pending = runOne(providers, attestation, resource, context, clock);
-      // Synchronous providers (CEL) return the record itself: no promise, no microtask per pair.
-      records.push(pending instanceof Promise ? await pending : pending);
-    }
-    runs.push({ name, records });
-  }
+  const runs = await runBatch(deps, batch, evidence);
 
   const counts = emptyCounts();
   const ops: WriteOp[] = [];
   const checkedOps: WriteOp[] = [];
-  const evidence: EvidenceRecord[] = [];
-  const keepEvidence = deps.evidence !== undefined;
-  for (const { name, records } of runs) {
-    const key = resultsKey(name);
-    const current = await store.get<ResultsItem>(key.pk, key.sk);
-    const stored = current?.data.results;
-    const results: Record<string, AttestationResult> = stored === undefined ? {} : { ...stored };
+  // One batch read of the batch's results items (one round trip per 100 keys on DynamoDB).
+  const keys = runs.map(({ name }) => resultsKey(name));
+  const currents = await store.getMany<AnyResultsItem>(keys);
+  const confirmedOnly: Array<{ readonly name: string; readonly checkedAt: Record<string, number> }> = [];
+  runs.forEach(({ name, resourceDigest, entries }, i) => {
+    const key = keys[i] as ItemKey;
+    const current = currents[i];
+    const stored = current === undefined ? undefined : storedByAttestation(current.data, resourceDigest);
     const checkedAt: Record<string, number> = {};
     let changed = false;
     let confirmed = 0;
-    for (const record of records) {
-      const result = record.result;
-      if (keepEvidence) evidence.push(record);
-      results[result.attestation] = result;
-      const before = stored !== undefined && Object.hasOwn(stored, result.attestation) ? stored[result.attestation] : undefined;
-      if (before && sameResultContent(before, result)) {
-        checkedAt[result.attestation] = result.executedAt;
+    for (const entry of entries) {
+      const before = stored?.get(entry[0]);
+      if (before && sameStoredContent(before, entry)) {
+        checkedAt[entry[0]] = entry[3];
         confirmed++;
       } else changed = true;
       counts.evaluated++;
-      if (result.outcome === 'Passed') counts.passed++;
-      else if (result.outcome === 'Failed') counts.failed++;
+      if (entry[1] === 'Passed') counts.passed++;
+      else if (entry[1] === 'Failed') counts.failed++;
       else counts.errored++;
     }
-    if (changed || !current) {
-      const item: ResultsItem = { resource: name, results };
+    // A results item in the first, keyed form is rewritten in the current one.
+    if (changed || !current || isKeyedResultsItem(current.data)) {
+      let results: readonly StoredResult[] = entries;
+      if (stored !== undefined) {
+        for (const entry of entries) stored.set(entry[0], entry);
+        results = [...stored.values()];
+      }
+      const item: ResultsItem = Object.freeze({ format: RESULTS_FORMAT, resource: name, resourceDigest, results: Object.freeze(results) });
       ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
-    } else if (confirmed > 0) {
-      const ck = checkedKey(name);
-      const previous = await store.get<CheckedItem>(ck.pk, ck.sk);
-      const item: CheckedItem = { resource: name, checkedAt: { ...(previous?.data.checkedAt ?? {}), ...checkedAt } };
-      checkedOps.push({ type: 'put', pk: ck.pk, sk: ck.sk, data: item, ifVersion: previous ? previous.version : 'absent' });
-    }
+    } else if (confirmed > 0) confirmedOnly.push({ name, checkedAt });
+  });
+  if (confirmedOnly.length > 0) {
+    const checkedKeys = confirmedOnly.map(({ name }) => checkedKey(name));
+    const previous = await store.getMany<CheckedItem>(checkedKeys);
+    confirmedOnly.forEach(({ name, checkedAt }, i) => {
+      const ck = checkedKeys[i] as ItemKey;
+      const before = previous[i];
+      const item: CheckedItem = { resource: name, checkedAt: { ...(before?.data.checkedAt ?? {}), ...checkedAt } };
+      checkedOps.push({ type: 'put', pk: ck.pk, sk: ck.sk, data: item, ifVersion: before ? before.version : 'absent' });
+    });
   }
   counts.writes = ops.length + checkedOps.length;
-  return { counts, ops, checkedOps, evidence };
+  return { counts, ops, checkedOps, evidence: evidence ?? [] };
 }
 
 /** Commits a prepared batch: its evidence first, then its results, then its checked-at times. */
@@ -246,32 +242,52 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   return { planned, ...counts, startedAt, durationMs: clock.now() - startedAt, aborted };
 }
 
-function runOne(providers: ProviderLookup, attestation: Attestation, resource: Resource, context: RunContext, clock: Clock): EvidenceRecord | Promise<EvidenceRecord> {
-  const started = clock.now();
-  const outcome = attempt(providers.get(attestation.spec.provider), attestation, resource);
-  return outcome instanceof Promise
-    ? outcome.then((o) => toRecord(o, attestation, resource, context, started, clock))
-    : toRecord(outcome, attestation, resource, context, started, clock);
+/** The runs of a batch, resource by resource, as stored entries; their evidence goes to `evidence`. */
+async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>, evidence: EvidenceRecord[] | undefined): Promise<ResourceRuns[]> {
+  const { engine, providers, clock } = deps;
+  const runs: ResourceRuns[] = [];
+  for (const [name, attestations] of batch) {
+    const resource = engine.index.resources.get(name);
+    if (!resource) continue;
+    const resourceDigest = resource.spec.digest;
+    const records = engine.index.runRecords(resource);
+    const entries: StoredResult[] = [];
+    // One clock read per run: a run starts when the one before it ended.
+    let time = clock.now();
+    for (const attName of attestations) {
+      const attestation = engine.index.attestations.get(attName);
+      // An attestation that no longer reaches the resource still gets its run context from the engine.
+      const context = records.get(attName) ?? engine.runContext(name, attName);
+      if (!attestation || !context) continue;
+      const started = time;
+      const pending = attempt(providers.get(attestation.spec.provider), attestation, resource);
+      // Synchronous providers (CEL) return the outcome itself: no promise, no microtask per pair.
+      const outcome = pending instanceof Promise ? await pending : pending;
+      time = clock.now();
+      const entry = storedRun(attName, outcome, started, time - started, context);
+      entries.push(entry);
+      evidence?.push({ result: resultOf(name, resourceDigest, entry), output: outcome.output });
+    }
+    runs.push({ name, resourceDigest, entries });
+  }
+
+  return runs;
 }
 
-/** The result of a run, with the output that goes to the evidence ledger beside it. */
-function toRecord(outcome: ProviderOutcome, attestation: Attestation, resource: Resource, context: RunContext, started: number, clock: Clock): EvidenceRecord {
-  // The evidence digest is over the output as stored (JSON), so it can be checked byte for byte.
-  // Frozen and without undefined members: the store keeps it as it is instead of copying it.
-  const evidenceDigest = outputEvidence(outcome.output)?.digest;
-  const result: { -readonly [K in keyof AttestationResult]: AttestationResult[K] } = {
-    resource: resource.metadata.name,
-    attestation: attestation.metadata.name,
-    outcome: outcome.outcome,
-    message: outcome.message,
-    executedAt: started,
-    durationMs: clock.now() - started,
-    attestationDigest: context.attestationDigest,
-    resourceDigest: context.resourceDigest,
-    requirementVersions: context.requirementVersions,
-  };
-  if (evidenceDigest !== undefined) result.evidenceDigest = evidenceDigest;
-  return { result: Object.freeze(result), output: outcome.output };
+/** The runs of one resource in a batch. */
+interface ResourceRuns {
+  readonly name: string;
+  readonly resourceDigest: string;
+  readonly entries: StoredResult[];
+}
+
+/**
+ * A run as its results item stores it, frozen (the store keeps it without a copy). The evidence
+ * digest is over the output as stored (JSON), so it can be checked byte for byte.
+ */
+function storedRun(attestation: string, outcome: ProviderOutcome, executedAt: number, durationMs: number, context: RunRecord): StoredResult {
+  const evidenceDigest = outputEvidence(outcome.output)?.digest ?? null;
+  return Object.freeze([attestation, outcome.outcome, outcome.message, executedAt, durationMs, context.attestationDigest, context.requirementVersions, evidenceDigest] as const);
 }
 
 function attempt(provider: AttestationProvider | undefined, attestation: Attestation, resource: Resource): ProviderOutcome | Promise<ProviderOutcome> {

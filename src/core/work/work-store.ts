@@ -10,7 +10,7 @@ import { ConflictError } from '../errors.ts';
 import { resultsKey, workItemKey, workPairKey, workPartition, workStateKey } from '../keys.ts';
 import type { AttestationResult, Provider } from '../model.ts';
 import { queryAll, type StoredItem, type Store, type WriteOp } from '../ports/store.ts';
-import type { ResultsItem } from '../results-item.ts';
+import { resultsItemOf, resultsOf, type AnyResultsItem } from '../results-item.ts';
 import {
   DEFAULT_WORK_TIMEOUTS,
   InvalidTransitionError,
@@ -253,8 +253,8 @@ export class WorkStore {
       };
       const result: AttestationResult = report.output === undefined ? base : { ...base, evidenceDigest: `sha256:${sha256Hex(JSON.stringify(report.output))}` };
       const rk = resultsKey(w.resource);
-      const current = await this.store.get<ResultsItem>(rk.pk, rk.sk);
-      const results: ResultsItem = { resource: w.resource, results: { ...(current?.data.results ?? {}), [w.attestation]: result } };
+      const current = await this.store.get<AnyResultsItem>(rk.pk, rk.sk);
+      const results = resultsItemOf(w.resource, [...(current ? resultsOf(current.data) : []), result]);
       try {
         const item = await this.apply(stored, { type: 'complete', claimId: report.claimId, outcome: report.outcome, message: report.message }, now, () => [
           { type: 'put', pk: rk.pk, sk: rk.sk, data: results, ifVersion: current ? current.version : 'absent' },
