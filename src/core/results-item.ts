@@ -6,28 +6,17 @@ import type { AttestationOutcome, AttestationResult } from './model.ts';
  * of the keyed form, and half the serialising time). The resource is the item's; the resource
  * digest is the item's unless this result was made against another one (then it is the 9th).
  */
-export type StoredResult =
-  | readonly [
-      attestation: string,
-      outcome: AttestationOutcome,
-      message: string,
-      executedAt: number,
-      durationMs: number,
-      attestationDigest: string,
-      requirementVersions: Readonly<Record<string, number>>,
-      evidenceDigest: string | null,
-    ]
-  | readonly [
-      attestation: string,
-      outcome: AttestationOutcome,
-      message: string,
-      executedAt: number,
-      durationMs: number,
-      attestationDigest: string,
-      requirementVersions: Readonly<Record<string, number>>,
-      evidenceDigest: string | null,
-      resourceDigest: string,
-    ];
+export type StoredResult = readonly [
+  attestation: string,
+  outcome: AttestationOutcome,
+  message: string,
+  executedAt: number,
+  durationMs: number,
+  attestationDigest: string,
+  requirementVersions: Readonly<Record<string, number>>,
+  evidenceDigest: string | null,
+  resourceDigest?: string,
+];
 
 /** The version of the stored form below; items without `format` are the first, keyed form. */
 export const RESULTS_FORMAT = 2;
