@@ -45,27 +45,3 @@ export function ownTime(times: Readonly<Record<string, number>>, attestation: st
   const t = times[attestation];
   return typeof t === 'number' && Number.isFinite(t) ? t : undefined;
 }
-
-/**
- * Whether a re-run's result equals the stored one apart from when it ran (executedAt,
- * durationMs): then only the checked-at time needs recording.
- */
-export function sameResultContent(a: AttestationResult, b: AttestationResult): boolean {
-  return (
-    a.resource === b.resource &&
-    a.attestation === b.attestation &&
-    a.outcome === b.outcome &&
-    a.message === b.message &&
-    a.evidenceDigest === b.evidenceDigest &&
-    a.attestationDigest === b.attestationDigest &&
-    a.resourceDigest === b.resourceDigest &&
-    sameVersions(a.requirementVersions, b.requirementVersions)
-  );
-}
-
-function sameVersions(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): boolean {
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!Object.hasOwn(b, k) || a[k] !== b[k]) return false;
-  return true;
-}
