@@ -21,8 +21,12 @@ import { apiClientOf, remoteApply, remoteGet, remoteReport } from './remote-clie
 import { registerAgentCommands } from './commands/agent.ts';
 import { registerCloudControlCommand } from './commands/cloudcontrol.ts';
 
-/** Opens the runtime for one command and always closes it (releases the state directory lock). */
-async function withRuntime<T>(program: Command, fn: (runtime: LocalRuntime) => Promise<T>): Promise<T> {
+/**
+ * Opens the runtime for one command and always closes it (releases the state directory lock).
+ * `readOnly` takes no lock, so it works while `argus serve` holds the directory, and sees the
+ * state committed when it opened.
+ */
+async function withRuntime<T>(program: Command, fn: (runtime: LocalRuntime) => Promise<T>, access: { readonly readOnly?: boolean } = {}): Promise<T> {
   const opts = program.opts<{ home?: string; store?: string; endpoint?: string; table?: string; region?: string }>();
   // The AWS SDK loads only when asked for: the embedded default stays quick to start.
   const store =
@@ -36,13 +40,16 @@ async function withRuntime<T>(program: Command, fn: (runtime: LocalRuntime) => P
       : undefined;
   // Loaded on use: `--help` and argument errors don't pay for the engine and providers.
   const { LocalRuntime } = await import('../adapters/local/local-runtime.ts');
-  const runtime = await LocalRuntime.open({ home: resolveHome(opts.home), ...(store ? { store } : {}) });
+  const runtime = await LocalRuntime.open({ home: resolveHome(opts.home), readOnly: access.readOnly === true, ...(store ? { store } : {}) });
   try {
     return await fn(runtime);
   } finally {
     await runtime.close();
   }
 }
+
+/** For commands that only read: they run beside `argus serve`. */
+const READ = { readOnly: true } as const;
 
 function printOutcome(outcome: ApplyOutcome): void {
   for (const [verb, refs] of [['created', outcome.created], ['configured', outcome.configured], ['unchanged', outcome.unchanged], ['deleted', outcome.deleted]] as const) {
@@ -111,7 +118,7 @@ export function buildProgram(): Command {
         if (opts.output === 'json') console.log(JSON.stringify(defs.map(toManifest), null, 2));
         else if (opts.output === 'yaml') console.log(defs.map((d) => stringify(toManifest(d))).join('---\n'));
         else console.log(defs.length === 0 ? `No ${kind} definitions.` : renderTable(['name', 'summary'], defs.map((d) => [d.metadata.name, summarise(d)])));
-      });
+      }, READ);
     });
 
   program
@@ -125,7 +132,7 @@ export function buildProgram(): Command {
         rt.engine.advanceTo(rt.clock.now());
         rt.engine.flush();
         console.log(describe(rt.engine, kind, name));
-      });
+      }, READ);
     });
 
   program
@@ -166,7 +173,7 @@ export function buildProgram(): Command {
           console.error(`${failing} pair(s) ${opts.failOn === 'unknown' ? 'not compliant or unknown' : 'not compliant'}`);
           process.exitCode = 1;
         }
-      });
+      }, READ);
     });
 
   program

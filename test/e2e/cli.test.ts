@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { LocalRuntime } from '../../src/adapters/local/local-runtime.ts';
 import type { ComplianceReport } from '../../src/core/report.ts';
 import { childEnv, runArgus, runNode, TSX_LOADER, type ChildOutcome } from '../support/child.ts';
 import { tempDirs } from '../support/temp-dirs.ts';
@@ -170,6 +171,48 @@ describe('argus CLI, as a user runs it', () => {
     expect(JSON.parse(attestations.stdout)).toEqual([]);
   }, TIMEOUT);
 
+  it.concurrent('reads with get, describe and report while another process holds the home, and refuses apply with the lock error', async () => {
+    const home = tempDir('argus-e2e-locked-');
+    const cwd = tempDir('argus-e2e-locked-cwd-');
+    // What `argus serve` is to the CLI: a runtime in this process holds the home's lock throughout.
+    const writer = await LocalRuntime.open({ home, fsync: false });
+    try {
+      await writer.applyFiles([CATALOG]);
+      await writer.importCloudFormation([TEMPLATE]);
+      await writer.reconcile();
+      const expected = writer.report();
+
+      const [table, json, requirements, described, applied] = await Promise.all([
+        runArgus(['--home', home, 'report'], { cwd }),
+        runArgus(['--home', home, 'report', '--format', 'json'], { cwd }),
+        runArgus(['--home', home, 'get', 'requirements'], { cwd }),
+        runArgus(['--home', home, 'describe', 'resource', 'quickstart/AssetsBucket'], { cwd }),
+        runArgus(['--home', home, 'apply', '-f', CATALOG], { cwd }),
+      ]);
+
+      expectExit(table, 0);
+      expect(table.stdout).toMatch(/^sc-28 +quickstart\/AssetsBucket +AWS::S3::Bucket +NonCompliant +AttestationFailed: /m);
+      expect(table.stdout).toContain(`Overall: ${expected.totals.compliant}/${expected.totals.pairs} pairs compliant`);
+      expectExit(json, 0);
+      const report = JSON.parse(json.stdout) as ComplianceReport;
+      expectConsistentTotals(report);
+      expect(report.totals).toEqual(expected.totals);
+      expectExit(requirements, 0);
+      expect(requirements.stdout).toMatch(/^sc-28 +v1 high nist-800-53:SC-28,soc2:CC6.1 Protection of Information at Rest/m);
+      expectExit(described, 0);
+      expect(described.stdout).toMatch(/^ {2}requirement sc-28 v1 \(Protection of Information at Rest\): NonCompliant \(AttestationFailed\)/m);
+      expectExit(applied, 2);
+      expect(applied.stderr).toContain(`is locked by process ${process.pid}`);
+      expect(applied.stderr).toContain('--api');
+      // The readers left the writer's lock and state alone.
+      expect(fs.readFileSync(path.join(home, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
+      expect(fs.readdirSync(cwd)).toEqual([]);
+      expect((await writer.apply([], [{ kind: 'Requirement', name: 'sc-8' }])).deleted).toEqual([{ kind: 'Requirement', name: 'sc-8' }]);
+    } finally {
+      await writer.close();
+    }
+  }, TIMEOUT);
+
   describe.concurrent('from the quickstart catalog to a passing compliance gate', () => {
     let home: string;
     let cwd: string;
@@ -205,7 +248,7 @@ describe('argus CLI, as a user runs it', () => {
     }, TIMEOUT);
 
     it.sequential('lists requirements as a table, and as YAML that re-applies unchanged', async () => {
-      // One command at a time: each holds the store's lock while it runs.
+      // One command at a time, as a user types them (reads could share the home; writes hold its lock).
       const table = await viaFlag(['get', 'requirements']);
       const yaml = await viaEnv(['get', 'requirements', '-o', 'yaml']);
 

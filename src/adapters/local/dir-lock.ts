@@ -1,6 +1,7 @@
 /**
  * One writer per store directory: a `LOCK` file holding the owner's pid. A lock whose pid is no
  * longer running (the owner was killed) is taken over; a live one is a clear StoreError.
+ * Readers take none (`EmbeddedStore.open({ dir, readOnly: true })`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,7 +32,7 @@ export class DirLock {
       const holder = readPid(file);
       if (holder !== undefined && isRunning(holder)) {
         const who = holder === process.pid ? 'this process (the store is already open)' : `process ${holder}`;
-        throw new StoreError(`store directory ${dir} is locked by ${who}; close it first, or remove ${file} if that process is not an Argus store (while \`argus serve\` or \`npm start\` runs, talk to it with --api http://127.0.0.1:8080)`, { dir, file, pid: holder });
+        throw new StoreError(`store directory ${dir} is locked by ${who}; close it first, or remove ${file} if that process is not an Argus store (while \`argus serve\` or \`npm start\` runs, send writes through it with --api http://127.0.0.1:8080; get, describe and report read beside it without --api)`, { dir, file, pid: holder });
       }
       if (holder === undefined && Date.now() - mtimeMs(file) < UNREADABLE_GRACE_MS) {
         throw new StoreError(`store directory ${dir} is being locked by another process`, { dir, file });

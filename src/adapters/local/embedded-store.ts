@@ -12,6 +12,9 @@
  * vanish, dates become strings), exactly what a reopen will read back. Items and change records
  * are deeply frozen and shared, never copied: mutating one throws.
  *
+ * One process writes a directory (its `LOCK`); others may open it `readOnly`, without the lock,
+ * for a view of the state committed at that moment.
+ *
  * @example
  * const store = await EmbeddedStore.open({ dir: '.argus/store' });
  * await store.transact([{ type: 'put', pk: 'REQ#ac-2', sk: 'V#1', data: { title: 'Account management' }, ifVersion: 'absent' }]);
@@ -20,6 +23,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ArgusError, ConflictError, StoreError } from '#core/errors.ts';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
 import type {
@@ -65,6 +69,14 @@ export interface EmbeddedStoreOptions {
   readonly feedRetention?: number;
   /** @default systemClock */
   readonly clock?: Clock;
+  /**
+   * Open for reading only, beside a writer that may hold the directory: no lock is taken and
+   * nothing is written (no directory, log, repair or compaction). The store holds the state
+   * committed when it was opened and never sees later commits; `transact` and `compact` throw
+   * StoreError. A missing directory reads as an empty store.
+   * @default false
+   */
+  readonly readOnly?: boolean;
 }
 
 /** Receives each committed transaction's change records, synchronously, in commit order. */
@@ -77,6 +89,8 @@ const DEFAULT_FEED_RETENTION = 100_000;
 const DEFAULT_QUERY_LIMIT = 1000;
 /** Client tokens remembered for idempotent retries, oldest forgotten first. */
 const MAX_CLIENT_TOKENS = 10_000;
+/** Reads a read-only open makes before giving up on a store that a writer compacts under each of them. */
+const READ_ONLY_ATTEMPTS = 5;
 
 interface Partition {
   readonly items: Map<string, StoredItem>;
@@ -144,7 +158,8 @@ export class EmbeddedStore implements Store {
 
   private constructor(
     readonly dir: string,
-    private readonly lock: DirLock,
+    /** Undefined for a read-only store. */
+    private readonly lock: DirLock | undefined,
     private readonly fsync: boolean,
     private readonly compactAfterBytes: number,
     private readonly feedRetention: number,
@@ -154,6 +169,11 @@ export class EmbeddedStore implements Store {
     this.compactAt = compactAfterBytes;
   }
 
+  /** Opened with `readOnly`: no lock held, writes refused. */
+  get readOnly(): boolean {
+    return this.lock === undefined;
+  }
+
   /** Opens (or creates) the store in `options.dir`: loads the snapshot, then replays the log. */
   static async open(options: EmbeddedStoreOptions): Promise<EmbeddedStore> {
     const dir = path.resolve(options.dir);
@@ -161,6 +181,7 @@ export class EmbeddedStore implements Store {
     const feedRetention = options.feedRetention ?? DEFAULT_FEED_RETENTION;
     if (!(compactAfterBytes > 0)) throw new StoreError('compactAfterBytes must be positive', { compactAfterBytes });
     if (!Number.isSafeInteger(feedRetention) || feedRetention < 1) throw new StoreError('feedRetention must be a positive integer', { feedRetention });
+    if (options.readOnly === true) return EmbeddedStore.openReadOnly(dir, feedRetention, options.clock ?? systemClock);
     try {
       fs.mkdirSync(dir, { recursive: true });
     } catch (cause) {
@@ -174,9 +195,38 @@ export class EmbeddedStore implements Store {
     } catch (error) {
       store.wal?.close();
       lock.release();
-      if (error instanceof ArgusError) throw error;
-      throw new StoreError(`cannot open store in ${dir}: ${error instanceof Error ? error.message : String(error)}`, { dir }, { cause: error });
+      throw openError(dir, error);
     }
+  }
+
+  /**
+   * Reads the snapshot, then the log, without the lock. A writer may append meanwhile (a torn
+   * last line is an append in progress: skipped) or compact (replace the snapshot, then empty the
+   * log): a read that may straddle a compaction is done again, so the view is always one
+   * committed state, never the old snapshot with the new log or the reverse.
+   */
+  private static async openReadOnly(dir: string, feedRetention: number, clock: Clock): Promise<EmbeddedStore> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= READ_ONLY_ATTEMPTS; attempt++) {
+      const before = stateFiles(dir);
+      const store = new EmbeddedStore(dir, undefined, false, DEFAULT_COMPACT_AFTER_BYTES, feedRetention, clock);
+      let failure: unknown;
+      try {
+        store.readState(false);
+      } catch (error) {
+        failure = error;
+      }
+      const after = stateFiles(dir);
+      const compacted = compactedBetween(before, after);
+      if (!compacted && failure === undefined) return store;
+      // A failure no writer can explain (files untouched, or still failing with only appends
+      // meanwhile) is damage, reported as a writer's open would report it.
+      if (!compacted && (sameStateFiles(before, after) || attempt === READ_ONLY_ATTEMPTS)) throw openError(dir, failure);
+      lastError = failure;
+      if (attempt < READ_ONLY_ATTEMPTS) await sleep(10 * attempt);
+    }
+    const last = lastError === undefined ? '' : ` (last read: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+    throw new StoreError(`cannot read a consistent view of the store in ${dir}: a writer compacted it during each of ${READ_ONLY_ATTEMPTS} reads${last}; try again`, { dir, attempts: READ_ONLY_ATTEMPTS }, { cause: lastError });
   }
 
   async get<T>(pk: string, sk: string): Promise<StoredItem<T> | undefined> {
@@ -221,6 +271,8 @@ export class EmbeddedStore implements Store {
    */
   async transact(ops: readonly WriteOp[], options: TransactOptions = {}): Promise<TransactResult> {
     this.assertOpen();
+    // Refused before any of the write path runs (a replayed client token included).
+    if (this.readOnly) throw this.readOnlyError('transact');
     validateOps(ops);
     const token = options.clientToken;
     const fp = token === undefined ? undefined : fingerprint(ops);
@@ -292,6 +344,7 @@ export class EmbeddedStore implements Store {
   /** Writes a snapshot and empties the log (done automatically past `compactAfterBytes`). */
   async compact(): Promise<void> {
     this.assertOpen();
+    if (this.readOnly) throw this.readOnlyError('compact');
     // The log must not be emptied under an append in flight.
     while (this.draining) await this.draining;
     this.assertOpen();
@@ -311,12 +364,22 @@ export class EmbeddedStore implements Store {
     try {
       this.wal?.close();
     } finally {
-      this.lock.release();
+      this.lock?.release();
     }
   }
 
   private load(): void {
     removeSnapshotLeftover(this.dir);
+    const walFile = this.readState(true);
+    this.wal = WriteAheadLog.open(walFile, this.fsync);
+    this.maybeCompact();
+  }
+
+  /**
+   * Loads the snapshot, then replays the log over it; `repair` cuts a torn last line away (only
+   * the lock holder may). Returns the log's path.
+   */
+  private readState(repair: boolean): string {
     const header = readSnapshot(this.dir, (item) => this.loadItem(item));
     if (header) {
       this.compactAt = Math.max(this.compactAfterBytes, fs.statSync(path.join(this.dir, SNAPSHOT_FILE)).size);
@@ -332,11 +395,10 @@ export class EmbeddedStore implements Store {
       if (!replayed && entry.tx <= this.tx) return;
       replayed = true;
       this.replayEntry(walFile, entry, line);
-    });
+    }, { repair });
     this.acceptedTx = this.tx;
     this.acceptedSeq = this.seq;
-    this.wal = WriteAheadLog.open(walFile, this.fsync);
-    this.maybeCompact();
+    return walFile;
   }
 
   private loadItem([pk, sk, version, data]: SnapshotItem): void {
@@ -574,6 +636,59 @@ export class EmbeddedStore implements Store {
   private assertOpen(): void {
     if (this.closed) throw new StoreError(`store in ${this.dir} is closed`, { dir: this.dir });
   }
+
+  private readOnlyError(operation: string): StoreError {
+    return new StoreError(`store opened read-only: ${operation} refused in ${this.dir} (only the process holding its lock writes; while \`argus serve\` runs, write through its API with --api)`, { dir: this.dir, operation });
+  }
+}
+
+function openError(dir: string, error: unknown): ArgusError {
+  if (error instanceof ArgusError) return error;
+  return new StoreError(`cannot open store in ${dir}: ${error instanceof Error ? error.message : String(error)}`, { dir }, { cause: error });
+}
+
+/** What tells one version of a file from another: a compaction renames a new snapshot into place and empties the log in place. */
+interface FileVersion {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+}
+
+interface StateFiles {
+  readonly snapshot: FileVersion | undefined;
+  readonly wal: FileVersion | undefined;
+}
+
+function stateFiles(dir: string): StateFiles {
+  return { snapshot: fileVersion(path.join(dir, SNAPSHOT_FILE)), wal: fileVersion(path.join(dir, WAL_FILE)) };
+}
+
+function fileVersion(file: string): FileVersion | undefined {
+  const stat = fs.statSync(file, { bigint: true, throwIfNoEntry: false });
+  return stat && { dev: stat.dev, ino: stat.ino, size: stat.size, mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs };
+}
+
+function sameFile(a: FileVersion | undefined, b: FileVersion | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino);
+}
+
+function sameVersion(a: FileVersion | undefined, b: FileVersion | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && sameFile(a, b) && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs);
+}
+
+/**
+ * Whether a compaction may have run between the two looks: the snapshot changed, or the log was
+ * replaced or shrank. A log that only grew is a writer appending, which a read tolerates.
+ */
+function compactedBetween(before: StateFiles, after: StateFiles): boolean {
+  if (!sameVersion(before.snapshot, after.snapshot) || !sameFile(before.wal, after.wal)) return true;
+  return before.wal !== undefined && after.wal !== undefined && after.wal.size < before.wal.size;
+}
+
+function sameStateFiles(before: StateFiles, after: StateFiles): boolean {
+  return sameVersion(before.snapshot, after.snapshot) && sameVersion(before.wal, after.wal);
 }
 
 /** What `plainJsonCopy` returns for data JSON would not give back unchanged. */

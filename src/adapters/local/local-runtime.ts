@@ -5,6 +5,7 @@ import { indexDefinitions } from '../../core/manifest/references.ts';
 import type { AttestationProvider } from '../../core/ports/attestation-provider.ts';
 import type { ChangeRecord, Store } from '../../core/ports/store.ts';
 import { systemClock, type Clock } from '../../core/ports/clock.ts';
+import { StoreError } from '../../core/errors.ts';
 import { buildReport, type ComplianceReport } from '../../core/report.ts';
 import { applyChangeRecords } from '../../core/use-cases/apply-change-records.ts';
 import { applyDefinitions, type ApplyOutcome, type DefinitionRef } from '../../core/use-cases/apply-definitions.ts';
@@ -26,6 +27,13 @@ export interface LocalRuntimeOptions {
   readonly fsync?: boolean;
   /** A store other than the embedded one (e.g. DynamoDB); the runtime closes it. @default the embedded store in `home` */
   readonly store?: ChangeFeedStore;
+  /**
+   * For reading beside a process that holds the state directory (`argus serve`, `npm start`):
+   * the embedded store opened read-only (no lock; the state committed at open), the evidence
+   * ledger not opened (nothing created, no key made), and apply, import and reconcile refused.
+   * @default false
+   */
+  readonly readOnly?: boolean;
 }
 
 /** A store with a change feed: listeners get every committed change (the embedded store, DynamoDB + stream poller). */
@@ -48,26 +56,36 @@ export class LocalRuntime {
     readonly providers: ProviderRegistry,
     readonly clock: Clock,
     private readonly unsubscribe: () => void,
-    /** The evidence ledger under `<home>/evidence` (the store's lock covers it too). */
-    readonly evidence: LocalEvidenceLedger,
+    /** Undefined when read-only. */
+    private readonly ledger: LocalEvidenceLedger | undefined,
+    /** Opened with `readOnly`: writes are refused. */
+    readonly readOnly: boolean,
   ) {}
 
   static async open(options: LocalRuntimeOptions): Promise<LocalRuntime> {
     const clock = options.clock ?? systemClock;
-    const store = options.store ?? (await EmbeddedStore.open({ dir: options.home, fsync: options.fsync ?? true, clock }));
+    const readOnly = options.readOnly === true;
+    const store = options.store ?? (await EmbeddedStore.open({ dir: options.home, fsync: options.fsync ?? true, clock, readOnly }));
     try {
       const engine = await loadEngine(store, clock.now());
-      const evidence = await LocalEvidenceLedger.open({ dir: join(options.home, EVIDENCE_DIR), fsync: options.fsync ?? true, clock });
+      const evidence = readOnly ? undefined : await LocalEvidenceLedger.open({ dir: join(options.home, EVIDENCE_DIR), fsync: options.fsync ?? true, clock });
       const unsubscribe = store.subscribe((records) => applyChangeRecords(engine, records));
-      return new LocalRuntime(store, engine, options.providers ?? allProviders(), clock, unsubscribe, evidence);
+      return new LocalRuntime(store, engine, options.providers ?? allProviders(), clock, unsubscribe, evidence, readOnly);
     } catch (error) {
       await store.close();
       throw error;
     }
   }
 
+  /** The evidence ledger under `<home>/evidence` (the store's lock covers it too); a read-only runtime has none. */
+  get evidence(): LocalEvidenceLedger {
+    if (!this.ledger) throw this.readOnlyError('appending evidence');
+    return this.ledger;
+  }
+
   /** Validates manifest files against what is stored, then applies them all or nothing. */
   async applyFiles(paths: readonly string[]): Promise<ApplyOutcome> {
+    this.assertWritable('apply');
     const parsed = await loadManifestPaths(paths, {
       providers: this.providerMap(),
       existing: indexDefinitions(this.engine.index.all()),
@@ -76,6 +94,7 @@ export class LocalRuntime {
   }
 
   async apply(defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[] = []): Promise<ApplyOutcome> {
+    this.assertWritable('apply');
     const outcome = await applyDefinitions(this.store, defs, { deletes });
     await this.store.catchUp?.();
     return outcome;
@@ -86,6 +105,7 @@ export class LocalRuntime {
    * that are no longer in the templates are deleted with their results.
    */
   async importCloudFormation(paths: readonly string[]): Promise<ApplyOutcome> {
+    this.assertWritable('import');
     const resources = await new CloudFormationSource(paths).discover();
     const stacks = new Set(resources.filter((r) => r.spec.type === STACK_TYPE).map((r) => r.metadata.name));
     const present = new Set(resources.map((r) => r.metadata.name));
@@ -98,6 +118,8 @@ export class LocalRuntime {
   }
 
   async reconcile(options: Pick<ReconcileOptions, 'onProgress' | 'signal' | 'batchSize'> = {}): Promise<ReconcileSummary> {
+    // Before any provider runs: their results could not be committed.
+    this.assertWritable('reconcile');
     await this.store.catchUp?.();
     // A store with a transaction limit (DynamoDB: 100) gets batches that fit; batches are for throughput only.
     const max = this.store.maxTransactionWrites;
@@ -116,10 +138,18 @@ export class LocalRuntime {
   async close(): Promise<void> {
     this.unsubscribe();
     try {
-      await this.evidence.close();
+      await this.ledger?.close();
     } finally {
       await this.store.close();
     }
+  }
+
+  private assertWritable(operation: string): void {
+    if (this.readOnly) throw this.readOnlyError(operation);
+  }
+
+  private readOnlyError(operation: string): StoreError {
+    return new StoreError(`runtime opened read-only: ${operation} refused (while \`argus serve\` or \`npm start\` holds the state directory, write through its API with --api)`, { operation });
   }
 
   private providerMap(): Map<string, AttestationProvider> {

@@ -29,15 +29,25 @@ export interface WalEntry {
 }
 
 export interface ReplayResult {
-  /** Bytes of torn tail removed from the end of the log (0 when it ended cleanly). */
+  /** Bytes of torn tail removed from the end of the log (0 when it ended cleanly or `repair` was off). */
   readonly truncatedBytes: number;
 }
 
+export interface ReplayOptions {
+  /**
+   * Cut a torn last line away. Off for a reader beside a live writer: its last line may be an
+   * append still in progress, skipped and left as it is.
+   * @default true
+   */
+  readonly repair?: boolean;
+}
+
 /**
- * Calls `onEntry` for every entry in order, removing a torn last line from the file.
- * Throws StoreError naming the file and line for an unreadable line that is not the last.
+ * Calls `onEntry` for every entry in order, removing a torn last line from the file (unless
+ * `repair` is off). Throws StoreError naming the file and line for an unreadable line that is
+ * not the last.
  */
-export function replayWal(file: string, onEntry: (entry: WalEntry, line: Line) => void): ReplayResult {
+export function replayWal(file: string, onEntry: (entry: WalEntry, line: Line) => void, options: ReplayOptions = {}): ReplayResult {
   if (!fs.existsSync(file)) return { truncatedBytes: 0 };
   // An unparsable line is a torn write only if nothing follows it; hold it until we know.
   let unparsable: { line: Line; cause: unknown } | undefined;
@@ -59,7 +69,7 @@ export function replayWal(file: string, onEntry: (entry: WalEntry, line: Line) =
     for (const entry of entries) onEntry(toWalEntry(file, line, entry), line);
   }
   if (unparsable) tornAt = unparsable.line.start;
-  if (tornAt === undefined) return { truncatedBytes: 0 };
+  if (tornAt === undefined || options.repair === false) return { truncatedBytes: 0 };
   const size = fs.statSync(file).size;
   truncateDurably(file, tornAt);
   return { truncatedBytes: size - tornAt };

@@ -52,7 +52,8 @@ export function registerOscalCommands(program: Command): void {
     .option('--dry-run', 'show what would change, write nothing')
     .action(async (file: string, opts: { framework?: string; prefix: string; dryRun?: boolean }) => {
       const { LocalRuntime } = await import('../../adapters/local/local-runtime.ts');
-      const rt = await LocalRuntime.open({ home: resolveHome(program.opts<{ home?: string }>().home) });
+      // A dry run only reads: it runs beside `argus serve` too.
+      const rt = await LocalRuntime.open({ home: resolveHome(program.opts<{ home?: string }>().home), readOnly: opts.dryRun === true });
       try {
         const s = await importOscalFile(rt, file, opts);
         console.log(`${s.title}: ${s.controls} controls as ${s.framework} requirements${opts.dryRun ? ' (dry run)' : ''}`);

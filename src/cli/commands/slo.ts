@@ -15,15 +15,18 @@ import { readObjectiveStatuses, type ObjectiveStatus } from '../../core/slo/obje
 import { promDuration, sloRules } from '../../core/slo/rules.ts';
 import { renderTable } from '../table.ts';
 
-async function withRuntime<T>(program: Command, fn: (rt: LocalRuntime) => Promise<T>): Promise<T> {
+/** `readOnly` (no lock) for the commands that only read, so they run beside `argus serve`. */
+async function withRuntime<T>(program: Command, fn: (rt: LocalRuntime) => Promise<T>, access: { readonly readOnly?: boolean } = {}): Promise<T> {
   const { LocalRuntime } = await import('../../adapters/local/local-runtime.ts');
-  const runtime = await LocalRuntime.open({ home: resolveHome(program.opts<{ home?: string }>().home) });
+  const runtime = await LocalRuntime.open({ home: resolveHome(program.opts<{ home?: string }>().home), readOnly: access.readOnly === true });
   try {
     return await fn(runtime);
   } finally {
     await runtime.close();
   }
 }
+
+const READ = { readOnly: true } as const;
 
 function selectObjectives(rt: LocalRuntime, names: readonly string[] | undefined): ComplianceObjective[] {
   const all = [...rt.engine.index.objectives.values()];
@@ -85,7 +88,7 @@ export function registerSloCommands(program: Command): void {
           await writeFile(opts.output, yaml);
           console.error(`wrote rules for ${objectives.length} objective(s) to ${opts.output}`);
         } else process.stdout.write(yaml);
-      });
+      }, READ);
     });
 
   slo
@@ -100,7 +103,7 @@ export function registerSloCommands(program: Command): void {
         const statuses = await readObjectiveStatuses(rt.store, rt.engine, now);
         if (opts.json) console.log(JSON.stringify(statuses, null, 2));
         else console.log(statuses.length === 0 ? 'No ComplianceObjective definitions.' : formatObjectiveStatuses(statuses));
-      });
+      }, READ);
     });
 
   slo
@@ -111,7 +114,7 @@ export function registerSloCommands(program: Command): void {
       await withRuntime(program, async (rt) => {
         const periodSeconds = parseDuration(opts.period) / 1000;
         console.log(JSON.stringify(selectObjectives(rt, undefined).map((o) => objectiveAlarms(o, { periodSeconds })), null, 2));
-      });
+      }, READ);
     });
 
   slo
