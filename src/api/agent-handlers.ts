@@ -235,13 +235,13 @@ async function agentRoute(event: ApiEvent, op: string, context: ContextSource, o
       }
       case 'agentStart':
       case 'agentRenewLease': {
-        const stored = await mustGet(work, provider, param(event, 'id'));
+        const stored = await mustGet(work, provider, param(event, 'id'), now());
         const claimId = str(b, 'claimId') ?? '';
         const next = await work.apply(stored, op === 'agentStart' ? { type: 'start', claimId } : { type: 'renew', claimId }, now());
         return json(200, encodeWorkView(next.data));
       }
       case 'agentPollWork':
-        return json(200, encodeWorkView((await mustGet(work, provider, param(event, 'id'))).data));
+        return json(200, encodeWorkView((await mustGet(work, provider, param(event, 'id'), now())).data));
       case 'agentReportResult': {
         const outcome = str(b, 'outcome') ?? '';
         if (outcome !== 'Passed' && outcome !== 'Failed' && outcome !== 'Errored') throw new BadRequestError('outcome: expected Passed, Failed or Errored');
@@ -298,7 +298,7 @@ async function agentRoute(event: ApiEvent, op: string, context: ContextSource, o
     case 'providerWork': {
       const state = event.queryStringParameters?.state;
       if (state !== undefined && !(WORK_STATES as readonly string[]).includes(state)) throw new BadRequestError(`state: expected one of ${WORK_STATES.join(', ')}`);
-      const items = (await work.all(name)).filter((i) => state === undefined || i.state === (state as WorkState));
+      const items = (await work.all(name, now())).filter((i) => state === undefined || i.state === (state as WorkState));
       return json(200, { provider: name, items: items.map(encodeWorkView) });
     }
     case 'providerForget': {
@@ -316,8 +316,9 @@ async function agentRoute(event: ApiEvent, op: string, context: ContextSource, o
   throw new BadRequestError(`no route ${event.routeKey}`, 404);
 }
 
-async function mustGet(work: WorkStore, provider: string, id: string): Promise<StoredItem<WorkItem>> {
-  const item = await work.get(provider, id);
+/** The item, or 404 (also once it finished and its retention passed: see src/core/work/retention.ts). */
+async function mustGet(work: WorkStore, provider: string, id: string, now: number): Promise<StoredItem<WorkItem>> {
+  const item = await work.get(provider, id, now);
   if (!item) throw new BadRequestError(`no work item ${id} for Provider "${provider}"`, 404);
   return item;
 }
@@ -327,7 +328,7 @@ function agentError(error: unknown): ApiResult | undefined {
   if (error instanceof UnauthorizedAgentError) return errorJson(401, error.code, error.message, { 'www-authenticate': 'Bearer' });
   if (error instanceof UnsupportedAgentVersionError) return json(426, { error: { code: error.code, message: error.message, acceptedVersions: error.accepted } });
   if (error instanceof LeaseLostError) return errorJson(409, error.code, error.message);
-  if (error instanceof InvalidTransitionError) return errorJson(error.code === 'WORK_NOT_FOUND' ? 404 : 409, error.code, error.message);
+  if (error instanceof InvalidTransitionError) return errorJson(409, error.code, error.message);
   if (error instanceof ArgusError && error.code === 'CONFLICT') return errorJson(409, error.code, 'a concurrent write won; read the item again');
   return undefined;
 }

@@ -82,7 +82,14 @@ export async function runServe(options: ServeOptions): Promise<void> {
   let pump: FeedPump | undefined;
   const leaseMs = options.workLeaseMs ?? DEFAULT_WORK_TIMEOUTS.leaseMs;
   const workTimeouts = { ...DEFAULT_WORK_TIMEOUTS, leaseMs, readyMs: Math.max(2 * leaseMs, 1_000), abortedMs: leaseMs };
-  const sweeper = new AgentSweeper({ store: runtime.store, engine: runtime.engine, clock: runtime.clock, timeouts: workTimeouts, onError: (error) => log.log('warn', 'agent work sweep failed', { error: String(error) }) });
+  const sweeper = new AgentSweeper({
+    store: runtime.store,
+    engine: runtime.engine,
+    clock: runtime.clock,
+    timeouts: workTimeouts,
+    onError: (error) => log.log('warn', 'agent work sweep failed', { error: String(error) }),
+    onSweep: (report) => log.log('info', 'agent work swept', { moved: report.moved, removed: report.removed }),
+  });
   let loop: ReconcileLoop<RunOutcome> | undefined;
   const stopped = new Promise<string>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

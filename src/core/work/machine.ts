@@ -36,7 +36,10 @@ export function isTerminal(state: WorkState): boolean {
   return TERMINAL_STATES.has(state);
 }
 
-/** How long each non-terminal state may last (ms). InProgress lasts as long as its lease. */
+/**
+ * How long each non-terminal state may last (ms; InProgress lasts as long as its lease), and how
+ * long a finished item is kept.
+ */
 export interface WorkTimeouts {
   /** Pending until assigned. @default 60 s */
   readonly pendingMs: number;
@@ -48,9 +51,24 @@ export interface WorkTimeouts {
   readonly leaseMs: number;
   /** Aborted until the control plane finalises it (time for the agent to see the cancellation). @default 30 s */
   readonly abortedMs: number;
+  /**
+   * How long a finished (Done/Failed) item is kept: its `ttl` is set to the finish time plus this
+   * (src/core/work/retention.ts). `Infinity` keeps finished items forever. @default 7 days
+   */
+  readonly finishedRetentionMs?: number;
 }
 
-export const DEFAULT_WORK_TIMEOUTS: WorkTimeouts = { pendingMs: 60_000, scheduledMs: 600_000, readyMs: 60_000, leaseMs: 30_000, abortedMs: 30_000 };
+/** Finished items are kept a week: time to look at a run's outcome, bounded growth. */
+export const DEFAULT_FINISHED_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+export const DEFAULT_WORK_TIMEOUTS: WorkTimeouts = {
+  pendingMs: 60_000,
+  scheduledMs: 600_000,
+  readyMs: 60_000,
+  leaseMs: 30_000,
+  abortedMs: 30_000,
+  finishedRetentionMs: DEFAULT_FINISHED_RETENTION_MS,
+};
 
 /** What the agent needs to run the pair, fixed when the item is created. */
 export interface WorkItem {
@@ -85,6 +103,11 @@ export interface WorkItem {
   readonly context: RunContext;
   /** The attestation's timeout. */
   readonly timeoutMs: number;
+  /**
+   * Finished items only: epoch SECONDS after which the item is gone (DynamoDB TTL deletes it, the
+   * sweeper does on the embedded store, and reads ignore it meanwhile). src/core/work/retention.ts.
+   */
+  readonly ttl?: number;
 }
 
 export type WorkEvent =
@@ -211,6 +234,7 @@ export function isValidItem(item: WorkItem): boolean {
   if (!(WORK_STATES as readonly string[]).includes(item.state)) return false;
   if (!(STATE_REASONS[item.state] as readonly string[]).includes(item.reason)) return false;
   if (isTerminal(item.state) !== (item.deadline === undefined)) return false;
+  if (item.ttl !== undefined && !isTerminal(item.state)) return false;
   if (item.state !== 'Pending' && item.providerId === undefined && item.state !== 'Aborted' && item.state !== 'Failed') return false;
   if (item.state === 'InProgress' && (item.leaseUntil === undefined || item.claimId === undefined)) return false;
   return true;

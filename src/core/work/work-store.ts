@@ -3,15 +3,21 @@
  * item that was read, so a stale writer (an agent whose lease was lost, a second sweeper) gets a
  * ConflictError and changes nothing. Keys (src/core/keys.ts, docs/agents.md):
  * `WORK#<provider>` / `ITEM#<id>`, `STATE#<state>#<id>` (open items only), `PAIR#<resource>#<attestation>`.
+ *
+ * Retention: the transition that finishes an item sets its `ttl` (src/core/work/retention.ts). The
+ * item is then the only key left: its STATE pointer and the pair's PAIR pointer are deleted in that
+ * same transaction (the PAIR pointer already when it aborted), so nothing else needs a `ttl`. Once
+ * the `ttl` passed every read here treats the item as absent, whether or not it was deleted yet.
  */
 import type { ComplianceEngine } from '../compliance/engine.ts';
 import { sha256Hex } from '../digest.ts';
-import { ConflictError } from '../errors.ts';
+import { ArgusError, ConflictError } from '../errors.ts';
 import { resultsKey, workItemKey, workPairKey, workPartition, workStateKey } from '../keys.ts';
 import type { AttestationResult, Provider } from '../model.ts';
-import { queryAll, type StoredItem, type Store, type WriteOp } from '../ports/store.ts';
+import { queryAll, type StoredItem, type Store, type VersionCondition, type WriteOp } from '../ports/store.ts';
 import { resultsItemOf, resultsOf, type AnyResultsItem } from '../results-item.ts';
 import {
+  DEFAULT_FINISHED_RETENTION_MS,
   DEFAULT_WORK_TIMEOUTS,
   InvalidTransitionError,
   isTerminal,
@@ -26,11 +32,17 @@ import {
   type WorkTimeouts,
 } from './machine.ts';
 import { agentOwnerOf } from './ownership.ts';
+import { isExpired, withRetention } from './retention.ts';
 
 export { agentOwnerOf };
 
 /** A re-queued pair gets at most this many attempts in one run; later ones wait for the next run. */
 export const MAX_ATTEMPTS = 5;
+
+/** Expired finished items are purged in pages of this many items (one query each)... */
+export const PURGE_PAGE_SIZE = 100;
+/** ...and at most this many pages per call, so a large backlog never blocks a sweeper pass. */
+export const PURGE_MAX_PAGES = 5;
 
 interface Pointer {
   readonly id: string;
@@ -39,6 +51,24 @@ interface Pointer {
 export interface WorkStoreOptions {
   readonly timeouts?: WorkTimeouts;
   readonly maxAttempts?: number;
+}
+
+/**
+ * A result for an item that is not there: finished and removed after its retention (or never
+ * created). Refused like any late result (409 LEASE_LOST), and nothing is written.
+ */
+export class WorkItemGoneError extends LeaseLostError {
+  constructor(id: string) {
+    super({ id, state: 'Failed', reason: 'Error', revision: 0 }, 'complete', 'no such work item');
+    this.message = `work item ${id}: no such item (finished and past its retention, or never created); the result is refused`;
+    this.name = 'WorkItemGoneError';
+  }
+}
+
+/** What one purge call did: items deleted, and where to go on (absent once the partition was read to its end). */
+export interface PurgeOutcome {
+  readonly removed: number;
+  readonly cursor?: string;
 }
 
 /** The id of attempt `attempt` of a pair in a run: the same inputs give the same id (idempotent create). */
@@ -80,6 +110,8 @@ function lastWriteWins(ops: readonly WriteOp[]): WriteOp[] {
 export class WorkStore {
   readonly timeouts: WorkTimeouts;
   readonly maxAttempts: number;
+  /** How long a finished item is kept (`timeouts.finishedRetentionMs`). */
+  readonly retentionMs: number;
 
   constructor(
     readonly store: Store,
@@ -87,11 +119,15 @@ export class WorkStore {
   ) {
     this.timeouts = options.timeouts ?? DEFAULT_WORK_TIMEOUTS;
     this.maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
+    this.retentionMs = this.timeouts.finishedRetentionMs ?? DEFAULT_FINISHED_RETENTION_MS;
+    if (!(this.retentionMs > 0)) throw new ArgusError('CONFIG', `finishedRetentionMs must be a positive number of milliseconds (Infinity keeps finished items), got ${this.retentionMs}`);
   }
 
-  async get(provider: string, id: string): Promise<StoredItem<WorkItem> | undefined> {
+  /** The item, or undefined when there is none or it finished and its `ttl` passed at `now`. */
+  async get(provider: string, id: string, now: number): Promise<StoredItem<WorkItem> | undefined> {
     const k = workItemKey(provider, id);
-    return this.store.get<WorkItem>(k.pk, k.sk);
+    const item = await this.store.get<WorkItem>(k.pk, k.sk);
+    return item && !isExpired(item.data, now) ? item : undefined;
   }
 
   /**
@@ -102,45 +138,82 @@ export class WorkStore {
     const item = newWorkItem(w, now, this.timeouts);
     const k = workItemKey(w.provider, w.id);
     const pair = workPairKey(w.provider, w.resource, w.attestation);
-    try {
-      await this.store.transact([
-        { type: 'put', pk: k.pk, sk: k.sk, data: item, ifVersion: 'absent' },
-        ...pointerOps(undefined, item),
-        { type: 'put', pk: pair.pk, sk: pair.sk, data: { id: w.id } satisfies Pointer, ifVersion: 'absent' },
-      ]);
-      return { item: { pk: k.pk, sk: k.sk, version: 1, data: item }, created: true };
-    } catch (error) {
-      if (!(error instanceof ConflictError)) throw error;
-      const same = await this.get(w.provider, w.id);
-      if (same) return { item: same, created: false };
-      const live = await this.store.get<Pointer>(pair.pk, pair.sk);
-      const other = live ? await this.get(w.provider, live.data.id) : undefined;
-      if (other) return { item: other, created: false };
-      throw error;
+    let ifVersion: VersionCondition = 'absent';
+    for (;;) {
+      try {
+        await this.store.transact([
+          { type: 'put', pk: k.pk, sk: k.sk, data: item, ifVersion },
+          ...pointerOps(undefined, item),
+          { type: 'put', pk: pair.pk, sk: pair.sk, data: { id: w.id } satisfies Pointer, ifVersion: 'absent' },
+        ]);
+        return { item: { pk: k.pk, sk: k.sk, version: ifVersion === 'absent' ? 1 : ifVersion + 1, data: item }, created: true };
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+        const raw = await this.store.get<WorkItem>(k.pk, k.sk);
+        if (raw && !isExpired(raw.data, now)) return { item: raw, created: false };
+        // An expired item that DynamoDB has not deleted yet counts as absent: overwrite it on its version.
+        if (raw && ifVersion === 'absent') {
+          ifVersion = raw.version;
+          continue;
+        }
+        const live = await this.store.get<Pointer>(pair.pk, pair.sk);
+        const other = live ? await this.get(w.provider, live.data.id, now) : undefined;
+        if (other) return { item: other, created: false };
+        throw error;
+      }
     }
   }
 
-  /** Applies `event` and writes the item on the version read; extra ops join the transaction. */
+  /**
+   * Applies `event` and writes the item on the version read; extra ops join the transaction. An
+   * event that finishes the item sets its `ttl` in this same write.
+   */
   async apply(stored: StoredItem<WorkItem>, event: WorkEvent, now: number, extra: (next: WorkItem) => WriteOp[] = () => []): Promise<StoredItem<WorkItem>> {
-    const next = transition(stored.data, event, now, this.timeouts);
+    const next = withRetention(transition(stored.data, event, now, this.timeouts), now, this.retentionMs);
     await this.store.transact(lastWriteWins([{ type: 'put', pk: stored.pk, sk: stored.sk, data: next, ifVersion: stored.version }, ...pointerOps(stored.data, next), ...extra(next)]));
     return { pk: stored.pk, sk: stored.sk, version: stored.version + 1, data: next };
   }
 
   /** Open items of a provider in one state (oldest id order), via the state pointers. */
-  async inState(provider: string, state: WorkState, limit = 1000): Promise<StoredItem<WorkItem>[]> {
+  async inState(provider: string, state: WorkState, now: number, limit = 1000): Promise<StoredItem<WorkItem>[]> {
     const page = await this.store.query<Pointer>(workPartition(provider), { skPrefix: `STATE#${state}#`, limit });
     const out: StoredItem<WorkItem>[] = [];
     for (const p of page.items) {
-      const item = await this.get(provider, p.data.id);
+      const item = await this.get(provider, p.data.id, now);
       if (item && item.data.state === state) out.push(item);
     }
     return out;
   }
 
-  /** Every item of a provider, open or not (for the admin view and tests). */
-  async all(provider: string): Promise<WorkItem[]> {
-    return (await queryAll<WorkItem>(this.store, workPartition(provider), 'ITEM#')).map((i) => i.data);
+  /** Every item of a provider, open or finished but not expired at `now` (for the admin view and tests). */
+  async all(provider: string, now: number): Promise<WorkItem[]> {
+    return (await queryAll<WorkItem>(this.store, workPartition(provider), 'ITEM#')).map((i) => i.data).filter((w) => !isExpired(w, now));
+  }
+
+  /**
+   * Deletes finished items whose `ttl` passed (the embedded store has no TTL; on DynamoDB this
+   * only gets there first). Reads at most `maxPages` pages of `pageSize` items from `cursor`; each
+   * delete is conditioned on the version read, so an item that changed meanwhile is skipped.
+   * Finished items have no pointers left (see the module comment), so the item is all there is.
+   */
+  async purgeExpired(provider: string, now: number, options: { readonly cursor?: string; readonly pageSize?: number; readonly maxPages?: number } = {}): Promise<PurgeOutcome> {
+    let cursor = options.cursor;
+    let removed = 0;
+    for (let page = 0; page < (options.maxPages ?? PURGE_MAX_PAGES); page++) {
+      const found = await this.store.query<WorkItem>(workPartition(provider), { skPrefix: 'ITEM#', limit: options.pageSize ?? PURGE_PAGE_SIZE, ...(cursor === undefined ? {} : { cursor }) });
+      for (const item of found.items) {
+        if (!isTerminal(item.data.state) || !isExpired(item.data, now)) continue;
+        try {
+          await this.store.transact([{ type: 'delete', pk: item.pk, sk: item.sk, ifVersion: item.version }]);
+          removed++;
+        } catch (error) {
+          if (!(error instanceof ConflictError)) throw error;
+        }
+      }
+      cursor = found.cursor;
+      if (cursor === undefined) break;
+    }
+    return cursor === undefined ? { removed } : { removed, cursor };
   }
 
   /**
@@ -149,7 +222,7 @@ export class WorkStore {
    */
   async claim(provider: string, claimId: string, max: number, now: number): Promise<StoredItem<WorkItem>[]> {
     const out: StoredItem<WorkItem>[] = [];
-    for (const candidate of await this.inState(provider, 'Scheduled', Math.max(max * 2, 10))) {
+    for (const candidate of await this.inState(provider, 'Scheduled', now, Math.max(max * 2, 10))) {
       if (out.length >= max) break;
       try {
         out.push(await this.apply(candidate, { type: 'claim', claimId }, now));
@@ -192,7 +265,7 @@ export class WorkStore {
   async sweep(provider: string, now: number): Promise<number> {
     let moved = 0;
     for (const state of OPEN_STATES) {
-      for (const item of await this.inState(provider, state)) {
+      for (const item of await this.inState(provider, state, now)) {
         if (item.data.deadline === undefined || item.data.deadline > now) continue;
         try {
           await this.apply(item, { type: 'expire' }, now, (next) => (next.state === 'Aborted' ? this.requeueOps(next, now) : []));
@@ -211,7 +284,7 @@ export class WorkStore {
     let aborted = 0;
     for (const provider of providers) {
       for (const state of ['Pending', 'Scheduled', 'ReadyToScan', 'InProgress'] as const) {
-        for (const item of await this.inState(provider, state)) {
+        for (const item of await this.inState(provider, state, now)) {
           if (item.data.runId !== runId) continue;
           try {
             await this.abort(item, reason, `run ${runId} ${reason === 'Timeout' ? 'timed out' : 'was cancelled'}`, now, false);
@@ -237,8 +310,9 @@ export class WorkStore {
     now: number,
   ): Promise<{ readonly item: StoredItem<WorkItem>; readonly result: AttestationResult }> {
     for (let tries = 0; ; tries++) {
-      const stored = await this.get(provider, id);
-      if (!stored) throw new InvalidTransitionError({ id, state: 'Pending', reason: 'Created', revision: 0 }, 'complete', 'no such work item', 'WORK_NOT_FOUND');
+      const stored = await this.get(provider, id, now);
+      // Same answer as a late result on the finished item: refused, nothing written.
+      if (!stored) throw new WorkItemGoneError(id);
       const w = stored.data;
       const base = {
         resource: w.resource,
@@ -263,7 +337,7 @@ export class WorkStore {
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;
         // The item moved under us: the lease is gone. The results item moved: read again.
-        const again = await this.get(provider, id);
+        const again = await this.get(provider, id, now);
         if (!again || again.version !== stored.version) throw new LeaseLostError(stored.data, 'complete', 'the item changed while the result was written');
         if (tries >= 3) throw error;
       }
@@ -294,6 +368,7 @@ export async function dispatchAgentWork(work: WorkStore, engine: ComplianceEngin
   }
   let created = 0;
   for (const [provider, pairs] of byProvider) {
+    // PAIR pointers exist only while the pair has an open item, never for a finished one.
     const live = new Set((await queryAll<Pointer>(work.store, workPartition(provider), 'PAIR#')).map((p) => p.sk));
     for (const { resource, attestation } of pairs) {
       if (live.has(workPairKey(provider, resource, attestation).sk)) continue;
