@@ -8,11 +8,11 @@ import type { ComplianceEngine } from '../../core/compliance/engine.ts';
 import type { CheckedItem } from '../../core/checked-item.ts';
 import { parseKey } from '../../core/keys.ts';
 import { DURATION_BUCKETS_SECONDS, METRIC, METRIC_LABEL, RUN_RESULTS, type RunResult } from '../../core/metric-names.ts';
-import type { AttestationResult, ComplianceObjective, ComplianceStatus } from '../../core/model.ts';
+import type { ComplianceObjective, ComplianceStatus } from '../../core/model.ts';
 import type { Clock } from '../../core/ports/clock.ts';
 import type { ChangeRecord } from '../../core/ports/store.ts';
 import { buildReport } from '../../core/report.ts';
-import { resultsOf, type AnyResultsItem } from '../../core/results-item.ts';
+import { isKeyedResultsItem, storedByAttestation, type AnyResultsItem } from '../../core/results-item.ts';
 import { selectorMatches } from '../../core/selector.ts';
 
 export interface MetricsSource {
@@ -94,16 +94,17 @@ export class ComplianceMetrics {
         continue;
       }
       if (key.type !== 'results' || !NewImage) continue;
-      const before = new Map<string, AttestationResult>();
-      if (OldImage) for (const r of resultsOf(OldImage.data as AnyResultsItem)) before.set(r.attestation, r);
-      for (const result of resultsOf(NewImage.data as AnyResultsItem)) {
-        const name = result.attestation;
-        const old = before.get(name);
-        if (old && old.executedAt === result.executedAt && old.outcome === result.outcome) continue;
+      // Compared as stored (no result objects): a reconcile changes thousands of items at once.
+      const after = NewImage.data as AnyResultsItem;
+      const digest = isKeyedResultsItem(after) ? '' : after.resourceDigest;
+      const before = OldImage ? storedByAttestation(OldImage.data as AnyResultsItem, digest) : undefined;
+      for (const entry of storedByAttestation(after, digest).values()) {
+        const [name, outcome, , executedAt, durationMs] = entry;
+        const old = before?.get(name);
+        if (old && old[3] === executedAt && old[1] === outcome) continue;
         const provider = this.source.engine.index.attestations.get(name)?.spec.provider ?? 'unknown';
-        const outcome = result.outcome.toLowerCase() as RunResult;
-        this.runs.inc({ provider, result: outcome });
-        this.duration.observe({ provider }, Math.max(0, result.durationMs) / 1000);
+        this.runs.inc({ provider, result: outcome.toLowerCase() as RunResult });
+        this.duration.observe({ provider }, Math.max(0, durationMs) / 1000);
       }
     }
   }
