@@ -83,7 +83,12 @@ export function resultsItemOf(resource: string, results: Iterable<AttestationRes
   const resourceDigest = commonestDigest(byAttestation.values());
   const stored: StoredResult[] = [];
   for (const r of byAttestation.values()) stored.push(storedResult(r, resourceDigest));
-  return Object.freeze({ format: RESULTS_FORMAT, resource, resourceDigest, results: Object.freeze(stored) });
+  return resultsItem(resource, resourceDigest, stored);
+}
+
+/** A frozen results item of entries relative to `resourceDigest` (the store keeps it without a copy). */
+export function resultsItem(resource: string, resourceDigest: string, entries: readonly StoredResult[]): ResultsItem {
+  return Object.freeze({ format: RESULTS_FORMAT, resource, resourceDigest, results: Object.freeze(entries) });
 }
 
 /** The resource digest most results carry (the latest run's, in practice). */

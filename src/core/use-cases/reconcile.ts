@@ -9,7 +9,7 @@ import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-
 import type { Clock } from '../ports/clock.ts';
 import type { EvidenceLedger, EvidenceRecord } from '../ports/evidence-ledger.ts';
 import type { ItemKey, Store, WriteOp } from '../ports/store.ts';
-import { isKeyedResultsItem, RESULTS_FORMAT, resultOf, sameStoredContent, storedByAttestation, type AnyResultsItem, type ResultsItem, type StoredResult } from '../results-item.ts';
+import { isKeyedResultsItem, resultOf, resultsItem, sameStoredContent, storedByAttestation, type AnyResultsItem, type StoredResult } from '../results-item.ts';
 import { agentOwnerOf } from '../work/ownership.ts';
 
 export interface ProviderLookup {
@@ -164,8 +164,7 @@ export async function prepareBatch(deps: AttestDeps, batch: ReadonlyArray<readon
         for (const entry of entries) stored.set(entry[0], entry);
         results = [...stored.values()];
       }
-      const item: ResultsItem = Object.freeze({ format: RESULTS_FORMAT, resource: name, resourceDigest, results: Object.freeze(results) });
-      ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, ifVersion: current ? current.version : 'absent' });
+      ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: resultsItem(name, resourceDigest, results), ifVersion: current ? current.version : 'absent' });
     } else if (confirmed > 0) confirmedOnly.push({ name, checkedAt });
   });
   if (confirmedOnly.length > 0) {
