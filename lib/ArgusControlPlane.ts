@@ -121,7 +121,11 @@ export interface ArgusControlPlaneProps {
   readonly staleResultsAfter?: Duration;
   /** Where alarms notify. @default a new SNS topic (encrypted, TLS only) */
   readonly alarmTopic?: sns.ITopic;
-  /** @default logs.RetentionDays.THREE_MONTHS */
+  /**
+   * How long the API access logs and function logs are kept: audit records (NIST 800-53 AU-11),
+   * kept as long as the evidence by default.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
   readonly logRetention?: logs.RetentionDays;
   /**
    * Reserve one concurrent execution for each per-minute publisher, so that two ticks never
@@ -181,7 +185,7 @@ export class ArgusControlPlane extends Construct {
   constructor(scope: Construct, id: string, props: ArgusControlPlaneProps = {}) {
     super(scope, id);
     this.storage = props.storage ?? new ArgusStorage(this, 'Storage');
-    this.logRetention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    this.logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     this.providerExternalId = props.providerExternalId ?? `argus-${this.node.addr}`;
     const reconcileSchedule = validSchedule('reconcileSchedule', props.reconcileSchedule ?? 'rate(5 minutes)');
     const publishSchedule = validSchedule('publishSchedule', props.publishSchedule ?? 'rate(1 minute)');

@@ -4,6 +4,7 @@
  * (`cdk.json` or `-c key=value`), so no lookup ever runs at synth.
  */
 import { App, Validations } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import type { ApiAuthorization, ObjectiveDefinition } from './ArgusControlPlane.ts';
 import { ArgusControlPlaneStack, ArgusDataStack, ArgusMemberAccountStack } from './ArgusStacks.ts';
@@ -17,6 +18,8 @@ export const CONTEXT = {
   /** `[{ "name": "prod-99", "target": 0.99, "windowDays": 30 }]` */
   objectives: 'argus:objectives',
   organizationId: 'argus:organizationId',
+  /** Days the control plane's logs are kept (a CloudWatch Logs retention value); 365 by default. */
+  logRetentionDays: 'argus:logRetentionDays',
   /** `false` turns the cdk-nag checks off (not recommended). */
   nag: 'argus:nag',
 } as const;
@@ -38,6 +41,9 @@ function contextValue<T>(app: App, key: string, check: (v: unknown) => v is T, w
 }
 
 const isString = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const RETENTION_DAYS = new Set<number>(Object.values(logs.RetentionDays).filter((d): d is number => typeof d === 'number'));
+// `-c argus:logRetentionDays=400` passes a string.
+const isRetentionDays = (v: unknown): v is number | string => RETENTION_DAYS.has(Number(v)) && String(v).trim() !== '';
 const isJwt = (v: unknown): v is { issuer: string; audiences: string[] } =>
   typeof v === 'object' && v !== null && isString((v as { issuer?: unknown }).issuer) && Array.isArray((v as { audiences?: unknown }).audiences) && (v as { audiences: unknown[] }).audiences.every(isString);
 interface ObjectiveContext {
@@ -66,6 +72,7 @@ export function buildArgusApp(app: App = new App()): ArgusApp {
   const reconcileSchedule = contextValue(app, CONTEXT.reconcileSchedule, isString, 'a schedule expression');
   const publishSchedule = contextValue(app, CONTEXT.publishSchedule, isString, 'a schedule expression');
   const organizationId = contextValue(app, CONTEXT.organizationId, isString, 'an organisation id (o-...)');
+  const logRetentionDays = contextValue(app, CONTEXT.logRetentionDays, isRetentionDays, `one of CloudWatch Logs' retention values (${[...RETENTION_DAYS].join(', ')})`);
   const objectives = (contextValue(app, CONTEXT.objectives, isObjectives, 'a list of { name, target (0-1], windowDays? }') ?? []).map(objective);
 
   const data = new ArgusDataStack(app, 'ArgusData', env ? { env } : {});
@@ -77,6 +84,7 @@ export function buildArgusApp(app: App = new App()): ArgusApp {
     ...(reconcileSchedule ? { reconcileSchedule } : {}),
     ...(publishSchedule ? { publishSchedule } : {}),
     ...(organizationId ? { organizationId } : {}),
+    ...(logRetentionDays !== undefined ? { logRetention: Number(logRetentionDays) as logs.RetentionDays } : {}),
   });
   const member = new ArgusMemberAccountStack(app, 'ArgusMemberAccount');
   if (app.node.tryGetContext(CONTEXT.nag) !== false && app.node.tryGetContext(CONTEXT.nag) !== 'false') {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalRuntime } from '../adapters/local/local-runtime.ts';
@@ -11,7 +12,7 @@ export interface QuickstartOptions {
   /** When to reconcile: an AWS schedule expression, as EventBridge Scheduler takes it. @default 'rate(1 minute)' */
   readonly schedule?: string;
   readonly once: boolean;
-  /** Folder with catalog.yaml and template.yaml; default examples/quickstart. */
+  /** Folder with catalog.yaml, template.yaml and optionally argus-cdk.out; default examples/quickstart. */
   readonly dir?: string;
   /** Port of the local API after the first table (0 picks a free one). @default 8080 */
   readonly port?: number;
@@ -19,6 +20,8 @@ export interface QuickstartOptions {
 
 export const DEFAULT_QUICKSTART_SCHEDULE = 'rate(1 minute)';
 const DEFAULT_DIR = fileURLToPath(new URL('../../examples/quickstart/', import.meta.url));
+/** The cloud assembly of Argus's own stacks inside the quickstart folder (lib/quickstart-assembly.ts writes it). */
+export const QUICKSTART_ASSEMBLY = 'argus-cdk.out';
 
 function describeRun(s: WorkflowSummary): string {
   const failedShards = s.failedShards.length > 0 ? `; ${s.failedShards.length} shard(s) failed and stay due: ${s.failedShards.map((f) => `${f.error}: ${f.cause}`).join('; ')}` : '';
@@ -40,9 +43,12 @@ export async function runQuickstart(options: QuickstartOptions): Promise<void> {
   const dir = options.dir ?? DEFAULT_DIR;
   const catalog = join(dir, 'catalog.yaml');
   const template = join(dir, 'template.yaml');
+  // Argus's own stacks, synthesised (npm run quickstart:synth): the project attests itself too.
+  const ownStacks = join(dir, QUICKSTART_ASSEMBLY);
+  const sources = existsSync(join(ownStacks, 'manifest.json')) ? [template, ownStacks] : [template];
   const sync = async (runtime: LocalRuntime): Promise<number> => {
     const applied = await runtime.applyFiles([catalog]);
-    const imported = await runtime.importCloudFormation([template]);
+    const imported = await runtime.importCloudFormation(sources);
     return applied.created.length + applied.configured.length + imported.created.length + imported.configured.length + imported.deleted.length;
   };
 
@@ -54,13 +60,14 @@ export async function runQuickstart(options: QuickstartOptions): Promise<void> {
   try {
     console.log(`Argus quickstart: state in ${options.home}`);
     const changed = await sync(runtime);
-    console.log(`applied ${catalog} and imported ${template} (${changed} definition(s) created or changed)`);
+    console.log(`applied ${catalog} and imported ${sources.join(' and ')} (${changed} definition(s) created or changed)`);
     const first = await runReconcileWorkflow(runtime, { signal: stop.signal });
     console.log(`${describeRun(first)}\n`);
+    // Every row, then the summary, so the terminal ends on the totals.
     const report = runtime.report();
-    console.log(formatSummaryTable(report));
-    console.log('');
     console.log(formatReportTable(report, true));
+    console.log('');
+    console.log(formatSummaryTable(report));
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

@@ -111,7 +111,7 @@ describe('argus CLI, as a user runs it', () => {
     expect(fs.readdirSync(cwd)).toEqual([]);
   }, TIMEOUT);
 
-  it.concurrent('runs the quickstart once (npm start) and prints a table with Compliant and NonCompliant rows', async () => {
+  it.concurrent('runs the quickstart once (npm start) and prints a table with Compliant and NonCompliant rows, Argus itself included', async () => {
     const home = tempDir('argus-e2e-quickstart-');
 
     // What `npm start` runs (tsx src/cli/main.ts quickstart), state chosen by ARGUS_HOME.
@@ -123,6 +123,9 @@ describe('argus CLI, as a user runs it', () => {
     expect(outcome.stdout).toMatch(/^REQUIREMENT +RESOURCE +TYPE +STATUS +WHY/m);
     expect(outcome.stdout).toMatch(/^\S+ +quickstart\/\S+ +\S+ +Compliant +all attestations passed/m);
     expect(outcome.stdout).toMatch(/^\S+ +quickstart\/\S+ +\S+ +NonCompliant +AttestationFailed: /m);
+    // Argus's own stacks (examples/quickstart/argus-cdk.out) are attested beside the sample, and pass.
+    expect(outcome.stdout).toMatch(/^au-11 +ArgusControlPlane\/\S+ +AWS::Logs::LogGroup +Compliant +all attestations passed/m);
+    expect(outcome.stdout).not.toMatch(/^\S+ +Argus(Data|ControlPlane|MemberAccount)\/\S+ +\S+ +NonCompliant/m);
     expect(outcome.stdout).toMatch(/^Overall: \d+\/\d+ pairs compliant/m);
     expect(fs.existsSync(path.join(home, 'wal.jsonl'))).toBe(true);
   }, TIMEOUT);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { AwsSolutionsChecks, NIST80053R5Checks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_FAMILY_ENTRIES, API_ROUTES } from '../../lib/ApiRoutes.ts';
@@ -120,9 +121,20 @@ describe('the control plane stack', () => {
       expect(p.Handler, id).toBe('index.handler');
     }
     for (const [, lg] of resources(cp, 'AWS::Logs::LogGroup')) {
-      expect(props(lg).RetentionInDays).toBe(90);
+      // Audit records (AU-11): kept a year, as the quickstart's log-group-retention rule asks.
+      expect(props(lg).RetentionInDays).toBe(365);
       expect(props(lg).KmsKeyId).toBeDefined();
     }
+  });
+
+  it('keeps logs as long as argus:logRetentionDays says, and refuses a value CloudWatch Logs does not offer', () => {
+    const retentionOf = (value: string): number[] => {
+      const built = buildArgusApp(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], 'argus:logRetentionDays': value, 'argus:nag': false } }));
+      return built.controlPlane.node.findAll().filter((c): c is logs.CfnLogGroup => c instanceof logs.CfnLogGroup).map((g) => Number(g.retentionInDays));
+    };
+
+    expect(new Set(retentionOf('400'))).toEqual(new Set([400]));
+    expect(() => retentionOf('42')).toThrow(/context argus:logRetentionDays must be one of CloudWatch Logs' retention values \(1, 3, 5, 7, 14,/);
   });
 
   it('gives function roles no AWS managed policies', () => {

@@ -6,7 +6,7 @@ import { digestOf } from '../../src/core/digest.ts';
 import { API_VERSION, type AttestationOutcome, type Resource } from '../../src/core/model.ts';
 import { typeMatchesAny } from '../../src/core/selector.ts';
 import { CelProvider } from '../../src/providers/cel-provider.ts';
-import { readCloudFormationTemplate } from '../../src/sources/cloudformation.ts';
+import { readCdkOut, readCloudFormationTemplate } from '../../src/sources/cloudformation.ts';
 
 const quickstart = (file: string): string => fileURLToPath(new URL(`../../examples/quickstart/${file}`, import.meta.url));
 
@@ -40,6 +40,9 @@ const EXPECTED: Record<string, Record<string, AttestationOutcome>> = {
   'iam-role-not-admin': { TrailLogRole: 'Passed', OrdersFunctionRole: 'Passed', OpsAdminRole: 'Failed' },
   'iam-policy-not-admin': {},
 };
+
+/** Argus's own stacks, synthesised into examples/quickstart/argus-cdk.out. */
+const ARGUS_STACKS = ['ArgusData', 'ArgusControlPlane', 'ArgusMemberAccount'];
 
 /** Cases the template does not contain, proving the other branches of the rules. */
 const EXTRA: Array<{ attestation: string; type: string; document: unknown; expected: AttestationOutcome }> = [
@@ -103,6 +106,31 @@ const EXTRA: Array<{ attestation: string; type: string; document: unknown; expec
   },
 ];
 
+async function readCatalog(): Promise<{ manifests: Manifest[]; attestations: CatalogAttestation[] }> {
+  const docs = parseAllDocuments(await readFile(quickstart('catalog.yaml'), 'utf8'));
+  if (!Array.isArray(docs)) throw new Error('catalog.yaml is empty');
+  for (const doc of docs) if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join('\n'));
+  const manifests = docs.map((doc) => doc.toJS() as Manifest);
+  const attestations = manifests
+    .filter((m) => m.kind === 'Attestation')
+    .map((m) => {
+      const params = m.spec.params as Record<string, unknown>;
+      return {
+        name: m.metadata.name,
+        resourceTypes: m.spec.resourceTypes as string[],
+        expression: params.expression as string,
+        message: params.message as string,
+      };
+    });
+  return { manifests, attestations };
+}
+
+function runRule(cel: CelProvider, attestation: CatalogAttestation, target: Resource): { outcome: AttestationOutcome; message: string } {
+  const compiled = cel.compile(attestation.expression);
+  if (!compiled.ok) throw new Error(`${attestation.name}: ${compiled.error}`);
+  return cel.evaluate(compiled.compiled, target, { message: attestation.message });
+}
+
 function resource(name: string, type: string, document: unknown): Resource {
   return {
     apiVersion: API_VERSION,
@@ -120,28 +148,10 @@ describe('quickstart catalog rules on the quickstart template', () => {
 
   beforeAll(async () => {
     resources = await readCloudFormationTemplate(quickstart('template.yaml'));
-    const docs = parseAllDocuments(await readFile(quickstart('catalog.yaml'), 'utf8'));
-    if (!Array.isArray(docs)) throw new Error('catalog.yaml is empty');
-    for (const doc of docs) if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join('\n'));
-    manifests = docs.map((doc) => doc.toJS() as Manifest);
-    attestations = manifests
-      .filter((m) => m.kind === 'Attestation')
-      .map((m) => {
-        const params = m.spec.params as Record<string, unknown>;
-        return {
-          name: m.metadata.name,
-          resourceTypes: m.spec.resourceTypes as string[],
-          expression: params.expression as string,
-          message: params.message as string,
-        };
-      });
+    ({ manifests, attestations } = await readCatalog());
   });
 
-  function run(attestation: CatalogAttestation, target: Resource): { outcome: AttestationOutcome; message: string } {
-    const compiled = cel.compile(attestation.expression);
-    if (!compiled.ok) throw new Error(`${attestation.name}: ${compiled.error}`);
-    return cel.evaluate(compiled.compiled, target, { message: attestation.message });
-  }
+  const run = (attestation: CatalogAttestation, target: Resource) => runRule(cel, attestation, target);
 
   it('reads the template as the stack "quickstart" with its resources as children', () => {
     const [stack, ...children] = resources;
@@ -189,7 +199,7 @@ describe('quickstart catalog rules on the quickstart template', () => {
     expect(requirements.map((r) => r.metadata.name)).toEqual(['sc-28', 'sc-8', 'au-11', 'cp-9', 'ac-6']);
     for (const req of requirements) {
       const impl = implementations.find((i) => (i.spec.requirements as string[]).includes(req.metadata.name));
-      expect(impl?.spec.targets).toEqual({ ids: ['quickstart'] });
+      expect(impl?.spec.targets).toEqual({ ids: ['quickstart', ...ARGUS_STACKS] });
       const appliesTo = (req.spec.appliesTo as { types: string[] }).types;
       for (const name of impl?.spec.attestations as string[]) {
         expect(names.has(name)).toBe(true);
@@ -214,5 +224,34 @@ describe('quickstart catalog rules on the quickstart template', () => {
 
     // A loose floor (CI machines vary); measured figures are in the provider's report.
     expect(perSecond).toBeGreaterThan(10_000);
+  });
+});
+
+describe("quickstart catalog rules on Argus's own stacks", () => {
+  const cel = new CelProvider();
+  let resources: Resource[];
+  let attestations: CatalogAttestation[];
+
+  beforeAll(async () => {
+    resources = await readCdkOut(quickstart('argus-cdk.out'));
+    ({ attestations } = await readCatalog());
+  });
+
+  it('passes every rule on every resource it checks: Argus meets the controls it ships with', () => {
+    const failures: string[] = [];
+    const checked = new Map<string, number>();
+    for (const a of attestations) {
+      for (const r of resources.filter((x) => typeMatchesAny(a.resourceTypes, x.spec.type))) {
+        const result = runRule(cel, a, r);
+        checked.set(a.name, (checked.get(a.name) ?? 0) + 1);
+        if (result.outcome !== 'Passed') failures.push(`${a.name} on ${r.metadata.name}: ${result.outcome}: ${result.message}`);
+      }
+    }
+
+    expect(failures).toEqual([]);
+    // The stacks hold what the rules are about: tables, buckets, queues, log groups, roles and policies.
+    for (const name of ['s3-bucket-encrypted', 'dynamodb-table-encrypted', 'sqs-queue-encrypted', 'log-group-retention', 'dynamodb-point-in-time-recovery', 's3-bucket-versioning', 'iam-role-not-admin', 'iam-policy-not-admin']) {
+      expect(checked.get(name), name).toBeGreaterThan(0);
+    }
   });
 });
