@@ -15,7 +15,7 @@ import { INLINE_OF_LABEL, validateDocument, type ParsedDefinition } from '../cor
 import { API_VERSION, type AnyDefinition, type DefinitionKind } from '../core/model.ts';
 import type { StoredItem, WriteOp } from '../core/ports/store.ts';
 import type { DefinitionIndex } from '../core/compliance/definition-index.ts';
-import { applyDefinitions, type ApplyOutcome, type DefinitionRef } from '../core/use-cases/apply-definitions.ts';
+import { applyDefinitions, planApply, type ApplyOutcome, type DefinitionRef } from '../core/use-cases/apply-definitions.ts';
 import { STACK_LABEL, STACK_NAME_METADATA, STACK_TYPE, templateToResources } from '../sources/cloudformation.ts';
 import type { ApiContext } from './context.ts';
 import { APPLY_FILE, BadRequestError, InUseError, PreconditionFailedError, REQUEST_FILE } from './errors.ts';
@@ -301,21 +301,8 @@ export async function applyManifests(ctx: ApiContext, body: unknown, options: { 
   issues.push(...checkReferences(definitions, indexDefinitions(engine.index.all())));
   if (issues.length > 0) throw new ValidationError(issues);
   const defs = definitions.map((p) => p.def);
-  if (options.dryRun) return dryRunOutcome(ctx, defs);
+  if (options.dryRun) return (await planApply(ctx.store, defs)).outcome;
   return applyDefinitions(ctx.store, defs);
-}
-
-async function dryRunOutcome(ctx: ApiContext, defs: readonly AnyDefinition[]): Promise<ApplyOutcome> {
-  const outcome: ApplyOutcome = { created: [], configured: [], unchanged: [], deleted: [] };
-  for (const def of defs) {
-    const key = definitionKey(def.kind, def.metadata.name);
-    const current = await ctx.store.get<AnyDefinition>(key.pk, key.sk);
-    const ref = { kind: def.kind, name: def.metadata.name };
-    if (!current) outcome.created.push(ref);
-    else if (canonicalJson(current.data) === canonicalJson(def)) outcome.unchanged.push(ref);
-    else outcome.configured.push(ref);
-  }
-  return outcome;
 }
 
 /**

@@ -8,6 +8,7 @@ import { ArgusError, ValidationError } from '../core/errors.ts';
 import { toManifest } from '../core/manifest/parse.ts';
 import type { AnyDefinition } from '../core/model.ts';
 import type { ApplyOutcome } from '../core/use-cases/apply-definitions.ts';
+import type { ApplyPreview } from '../core/use-cases/preview-apply.ts';
 import { describe } from './describe.ts';
 import { parseKind } from './kinds.ts';
 import { reconcileWithProgress } from './progress.ts';
@@ -59,6 +60,20 @@ function printOutcome(outcome: ApplyOutcome): void {
   }
 }
 
+/** A dry run: the definitions that would change, then what the change would do to the pairs and their compliance. */
+function printPreview(preview: ApplyPreview): void {
+  printOutcome(preview.outcome);
+  console.log('dry run: nothing written');
+  const reasons = Object.entries(preview.newlyDue).map(([why, n]) => `${n} ${why}`);
+  const newly = reasons.length > 0 ? ` (newly due: ${reasons.join(', ')})` : '';
+  console.log(`pairs due: ${preview.due.now} now, ${preview.due.after} after the apply${newly}`);
+  console.log(`compliance: ${totalsText(preview.totals.now)} now; ${totalsText(preview.totals.after)} after the apply, until a reconcile runs what is due`);
+}
+
+function totalsText(t: ApplyPreview['totals']['now']): string {
+  return `${t.compliant}/${t.pairs} pairs compliant, ${t.nonCompliant} noncompliant, ${t.unknown} unknown, ${t.exempt} exempt`;
+}
+
 export function buildProgram(): Command {
   const program = new Command('argus')
     .description('Continuous compliance attestation: requirements, implementations, attestations and resources, reconciled.')
@@ -74,9 +89,15 @@ export function buildProgram(): Command {
     .command('apply')
     .description('validate manifests and apply them all or nothing')
     .requiredOption('-f, --filename <paths...>', 'manifest files or directories (YAML or JSON)')
-    .action(async (opts: { filename: string[] }) => {
+    .option('--dry-run', 'validate and show what would change (definitions, pairs due, compliance), write nothing')
+    .action(async (opts: { filename: string[]; dryRun?: boolean }) => {
       const api = apiClientOf(program.opts());
-      if (api) return remoteApply(api, opts.filename, printOutcome);
+      if (api) {
+        await remoteApply(api, opts.filename, printOutcome, { dryRun: opts.dryRun === true });
+        if (opts.dryRun) console.log('dry run: nothing written');
+        return;
+      }
+      if (opts.dryRun) return withRuntime(program, async (rt) => printPreview(await rt.previewFiles(opts.filename)), READ);
       await withRuntime(program, async (rt) => printOutcome(await rt.applyFiles(opts.filename)));
     });
 
@@ -86,7 +107,9 @@ export function buildProgram(): Command {
     .command('cloudformation')
     .description('import CloudFormation templates (JSON/YAML) or cdk.out folders as Resources')
     .argument('<paths...>', 'template files, folders of templates or cdk.out folders')
-    .action(async (paths: string[]) => {
+    .option('--dry-run', 'show what would change (resources, pairs due, compliance), write nothing')
+    .action(async (paths: string[], opts: { dryRun?: boolean }) => {
+      if (opts.dryRun) return withRuntime(program, async (rt) => printPreview(await rt.previewCloudFormation(paths)), READ);
       await withRuntime(program, async (rt) => printOutcome(await rt.importCloudFormation(paths)));
     });
 

@@ -234,8 +234,8 @@ export async function remoteGet(client: RemoteClient, kind: DefinitionKind, outp
   else print(items.length === 0 ? `No ${kind} definitions.` : renderTable(['name'], items.map((i) => [String(i.metadata?.name)])));
 }
 
-export async function remoteApply(client: RemoteClient, paths: readonly string[], print: (outcome: ApplyOutcome) => void): Promise<void> {
-  print(await client.apply(await readManifestDocuments(paths)));
+export async function remoteApply(client: RemoteClient, paths: readonly string[], print: (outcome: ApplyOutcome) => void, options: { dryRun?: boolean } = {}): Promise<void> {
+  print(await client.apply(await readManifestDocuments(paths), options));
 }
 
 export async function remoteReport(client: RemoteClient, opts: { format: string; failOn?: string; all?: boolean }, print: (line: string) => void = console.log): Promise<void> {

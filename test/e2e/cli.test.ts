@@ -174,7 +174,7 @@ describe('argus CLI, as a user runs it', () => {
     expect(JSON.parse(attestations.stdout)).toEqual([]);
   }, TIMEOUT);
 
-  it.concurrent('reads with get, describe and report while another process holds the home, and refuses apply with the lock error', async () => {
+  it.concurrent('reads with get, describe, report and dry runs while another process holds the home, and refuses apply with the lock error', async () => {
     const home = tempDir('argus-e2e-locked-');
     const cwd = tempDir('argus-e2e-locked-cwd-');
     // What `argus serve` is to the CLI: a runtime in this process holds the home's lock throughout.
@@ -184,13 +184,18 @@ describe('argus CLI, as a user runs it', () => {
       await writer.importCloudFormation([TEMPLATE]);
       await writer.reconcile();
       const expected = writer.report();
+      // The catalog with SC-28 at version 2: a dry run shows its pairs invalidated, and writes nothing.
+      const bumped = path.join(tempDir('argus-e2e-locked-bumped-'), 'catalog.yaml');
+      fs.writeFileSync(bumped, fs.readFileSync(CATALOG, 'utf8').replace(/(name: sc-28\n[\s\S]*?\n  version: )1\n/, '$12\n'));
 
-      const [table, json, requirements, described, applied] = await Promise.all([
+      const [table, json, requirements, described, applied, dryRun, dryImport] = await Promise.all([
         runArgus(['--home', home, 'report'], { cwd }),
         runArgus(['--home', home, 'report', '--format', 'json'], { cwd }),
         runArgus(['--home', home, 'get', 'requirements'], { cwd }),
         runArgus(['--home', home, 'describe', 'resource', 'quickstart/AssetsBucket'], { cwd }),
         runArgus(['--home', home, 'apply', '-f', CATALOG], { cwd }),
+        runArgus(['--home', home, 'apply', '-f', bumped, '--dry-run'], { cwd }),
+        runArgus(['--home', home, 'import', 'cloudformation', TEMPLATE, '--dry-run'], { cwd }),
       ]);
 
       expectExit(table, 0);
@@ -207,6 +212,16 @@ describe('argus CLI, as a user runs it', () => {
       expectExit(applied, 2);
       expect(applied.stderr).toContain(`is locked by process ${process.pid}`);
       expect(applied.stderr).toContain('--api');
+      expectExit(dryRun, 0);
+      expect(dryRun.stdout).toMatch(/^requirement\/sc-28 configured$/m);
+      expect(dryRun.stdout).toMatch(/^22 definitions unchanged$/m);
+      expect(dryRun.stdout).toContain('dry run: nothing written');
+      const sc28Pairs = expected.findings.filter((f) => f.requirement === 'sc-28').length;
+      expect(dryRun.stdout).toContain(`pairs due: 0 now, ${sc28Pairs} after the apply (newly due: ${sc28Pairs} RequirementVersionChanged)`);
+      expect(dryRun.stdout).toContain(`${expected.totals.unknown + sc28Pairs} unknown, 0 exempt after the apply`);
+      expectExit(dryImport, 0);
+      expect(dryImport.stdout).toContain('pairs due: 0 now, 0 after the apply\n');
+      expect(writer.engine.index.requirements.get('sc-28')?.spec.version).toBe(1);
       // The readers left the writer's lock and state alone.
       expect(fs.readFileSync(path.join(home, 'LOCK'), 'utf8').trim()).toBe(String(process.pid));
       expect(fs.readdirSync(cwd)).toEqual([]);

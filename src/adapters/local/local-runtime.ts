@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ComplianceEngine } from '../../core/compliance/engine.ts';
-import type { AnyDefinition } from '../../core/model.ts';
+import type { AnyDefinition, Resource } from '../../core/model.ts';
 import { indexDefinitions } from '../../core/manifest/references.ts';
 import type { AttestationProvider } from '../../core/ports/attestation-provider.ts';
 import type { ChangeRecord, Store } from '../../core/ports/store.ts';
@@ -10,6 +10,7 @@ import { buildReport, type ComplianceReport } from '../../core/report.ts';
 import { applyChangeRecords } from '../../core/use-cases/apply-change-records.ts';
 import { applyDefinitions, type ApplyOutcome, type DefinitionRef } from '../../core/use-cases/apply-definitions.ts';
 import { loadEngine } from '../../core/use-cases/load-engine.ts';
+import { previewApply, type ApplyPreview } from '../../core/use-cases/preview-apply.ts';
 import { reconcile, type ReconcileOptions, type ReconcileSummary } from '../../core/use-cases/reconcile.ts';
 import { allProviders, type ProviderRegistry } from '../../providers/registry.ts';
 import { CloudFormationSource, STACK_LABEL, STACK_TYPE } from '../../sources/cloudformation.ts';
@@ -86,11 +87,21 @@ export class LocalRuntime {
   /** Validates manifest files against what is stored, then applies them all or nothing. */
   async applyFiles(paths: readonly string[]): Promise<ApplyOutcome> {
     this.assertWritable('apply');
+    return this.apply(await this.readManifests(paths));
+  }
+
+  /** What `applyFiles` would change, without writing: works on a read-only runtime too. */
+  async previewFiles(paths: readonly string[]): Promise<ApplyPreview> {
+    return this.preview(await this.readManifests(paths), []);
+  }
+
+  /** Validated definitions of manifest files, their references checked against the stored ones. */
+  private async readManifests(paths: readonly string[]): Promise<AnyDefinition[]> {
     const parsed = await loadManifestPaths(paths, {
       providers: this.providerMap(),
       existing: indexDefinitions(this.engine.index.all()),
     });
-    return this.apply(parsed.map((p) => p.def));
+    return parsed.map((p) => p.def);
   }
 
   async apply(defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[] = []): Promise<ApplyOutcome> {
@@ -106,6 +117,18 @@ export class LocalRuntime {
    */
   async importCloudFormation(paths: readonly string[]): Promise<ApplyOutcome> {
     this.assertWritable('import');
+    const { resources, deletes } = await this.readCloudFormation(paths);
+    return this.apply(resources, deletes);
+  }
+
+  /** What `importCloudFormation` would change, without writing: works on a read-only runtime too. */
+  async previewCloudFormation(paths: readonly string[]): Promise<ApplyPreview> {
+    const { resources, deletes } = await this.readCloudFormation(paths);
+    return this.preview(resources, deletes);
+  }
+
+  /** The stacks' Resources, and the stored Resources of those stacks that are gone from them. */
+  private async readCloudFormation(paths: readonly string[]): Promise<{ resources: Resource[]; deletes: DefinitionRef[] }> {
     const resources = await new CloudFormationSource(paths).discover();
     const stacks = new Set(resources.filter((r) => r.spec.type === STACK_TYPE).map((r) => r.metadata.name));
     const present = new Set(resources.map((r) => r.metadata.name));
@@ -114,7 +137,13 @@ export class LocalRuntime {
       const stack = r.metadata.labels[STACK_LABEL];
       if (stack !== undefined && stacks.has(stack) && !present.has(r.metadata.name)) deletes.push({ kind: 'Resource', name: r.metadata.name });
     }
-    return this.apply(resources, deletes);
+    return { resources, deletes };
+  }
+
+  /** A dry run on a scratch engine loaded from the store: this runtime's own engine stays as it is. */
+  private async preview(defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[]): Promise<ApplyPreview> {
+    const now = this.clock.now();
+    return previewApply(this.store, await loadEngine(this.store, now), defs, deletes, now);
   }
 
   async reconcile(options: Pick<ReconcileOptions, 'onProgress' | 'signal' | 'batchSize'> = {}): Promise<ReconcileSummary> {

@@ -39,6 +39,16 @@ export async function applyDefinitions(store: Store, defs: readonly AnyDefinitio
 }
 
 async function applyOnce(store: Store, defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[]): Promise<ApplyOutcome> {
+  const { outcome, ops } = await planApply(store, defs, deletes);
+  if (ops.length > 0) await store.transact(ops);
+  return outcome;
+}
+
+/**
+ * What an apply would do, read from the store without writing: the outcome it would report and
+ * the conditional writes it would commit (a dry run shows the outcome; an apply commits the writes).
+ */
+export async function planApply(store: Store, defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[] = []): Promise<{ outcome: ApplyOutcome; ops: WriteOp[] }> {
   const outcome: ApplyOutcome = { created: [], configured: [], unchanged: [], deleted: [] };
   const ops: WriteOp[] = [];
   for (const def of defs) {
@@ -67,6 +77,5 @@ async function applyOnce(store: Store, defs: readonly AnyDefinition[], deletes: 
       if (checked) ops.push({ type: 'delete', pk: ck.pk, sk: ck.sk, ifVersion: checked.version });
     }
   }
-  if (ops.length > 0) await store.transact(ops);
-  return outcome;
+  return { outcome, ops };
 }
