@@ -5,25 +5,62 @@ import { hash } from 'node:crypto';
  * are equal as data always encode to the same string, so their digests match.
  */
 export function canonicalJson(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
-    return value === undefined ? 'null' : JSON.stringify(value);
+  switch (typeof value) {
+    case 'string':
+      return quotedString(value);
+    case 'number':
+      // The same digits JSON.stringify writes, without its machinery.
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      break;
+    default:
+      return value === undefined ? 'null' : JSON.stringify(value);
   }
+  // A frozen object of primitives (a result's requirement versions, shared by every run of an
+  // attestation) cannot change: its text is kept.
+  const frozen = Object.isFrozen(value);
+  if (frozen) {
+    const known = frozenTexts.get(value);
+    if (known !== undefined) return known;
+  }
+  let flat = true;
+  let out: string;
   // String building rather than map/join: every evidence entry and every document goes through here.
   if (Array.isArray(value)) {
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
-    return `${out}]`;
+    out = '[';
+    for (let i = 0; i < value.length; i++) {
+      const member: unknown = value[i];
+      if (typeof member === 'object' && member !== null) flat = false;
+      out += (i === 0 ? '' : ',') + canonicalJson(member);
+    }
+    out += ']';
+  } else {
+    const obj = value as Record<string, unknown>;
+    out = '{';
+    for (const key of sortedOwnKeys(obj)) {
+      const member = obj[key];
+      if (member === undefined) continue;
+      if (typeof member === 'object' && member !== null) flat = false;
+      out += (out.length === 1 ? '' : ',') + quotedKey(key) + ':' + canonicalJson(member);
+    }
+    out += '}';
   }
-  const obj = value as Record<string, unknown>;
-  let out = '{';
-  for (const key of sortedOwnKeys(obj)) {
-    const member = obj[key];
-    if (member === undefined) continue;
-    out += (out.length === 1 ? '' : ',') + quotedKey(key) + ':' + canonicalJson(member);
-  }
-  return `${out}}`;
+  if (frozen && flat) frozenTexts.set(value, out);
+  return out;
+}
+
+/** Texts of frozen objects and arrays whose members are all primitives (data properties, as JSON data has). */
+const frozenTexts = new WeakMap<object, string>();
+
+/** What JSON.stringify escapes in a string: quotes, backslashes, control characters, and surrogates when alone. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify(text)`: most strings here (names, digests, outcomes) need no escape and are just quoted. */
+function quotedString(text: string): string {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 
 /** A known set of object keys, sorted, with their JSON-quoted prefixes computed once. */
@@ -79,7 +116,7 @@ const QUOTED_KEYS_KEPT = 10_000;
 function quotedKey(key: string): string {
   let quoted = quotedKeys.get(key);
   if (quoted === undefined) {
-    quoted = JSON.stringify(key);
+    quoted = quotedString(key);
     if (quotedKeys.size < QUOTED_KEYS_KEPT) quotedKeys.set(key, quoted);
   }
   return quoted;

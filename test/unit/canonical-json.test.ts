@@ -20,14 +20,35 @@ function reference(value: unknown): string {
 
 describe('canonical JSON', () => {
   it('equals the plain definition for any JSON-like value, including odd keys and undefined members', () => {
-    const key = fc.oneof(fc.string(), fc.constantFrom('10', '2', '__proto__x', 'a"b', 'é', '\u2028', ''));
+    // Strings JSON escapes or keeps: quotes, backslashes, control characters, lone and paired surrogates, U+2028.
+    const odd = fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.constantFrom('a"b', 'a\\b', '\n\t\u0000\u001f', '\ud800', 'x\udfff', '\ud83d\ude00', '\u2028\u2029', '\u007f'));
+    const key = fc.oneof(fc.string(), odd, fc.constantFrom('10', '2', '__proto__x', 'a"b', 'é', '\u2028', ''));
     const value = fc.letrec((tie) => ({
-      leaf: fc.oneof(fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined)),
-      node: fc.oneof({ depthSize: 'small' }, tie('leaf'), fc.array(tie('node'), { maxLength: 4 }), fc.dictionary(key, tie('node'), { maxKeys: 6 })),
+      leaf: fc.oneof(fc.string(), odd, fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.constant(-0)),
+      node: fc.oneof(
+        { depthSize: 'small' },
+        tie('leaf'),
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(key, tie('node'), { maxKeys: 6 }),
+        // Frozen values are encoded once and their text kept: it must stay the definition's.
+        fc.array(tie('leaf'), { maxLength: 4 }).map((a) => Object.freeze(a)),
+        fc.dictionary(key, tie('leaf'), { maxKeys: 4 }).map((d) => Object.freeze(d)),
+      ),
     })).node;
     fc.assert(fc.property(value, (v) => {
         expect(canonicalJson(v)).toBe(reference(v));
-      }), { numRuns: 500 });
+        expect(canonicalJson(v)).toBe(reference(v));
+      }), { numRuns: 1000 });
+  });
+
+  it('encodes a frozen value again when a part of it that is not frozen changed', () => {
+    const inner = { n: 1 };
+    const outer = Object.freeze({ inner, list: Object.freeze([inner]) });
+    expect(canonicalJson(outer)).toBe('{"inner":{"n":1},"list":[{"n":1}]}');
+
+    inner.n = 2;
+
+    expect(canonicalJson(outer)).toBe('{"inner":{"n":2},"list":[{"n":2}]}');
   });
 
   it('encodes equal data the same whatever the key order', () => {
