@@ -13,6 +13,7 @@ import { describe } from './describe.ts';
 import { parseKind } from './kinds.ts';
 import { reconcileWithProgress } from './progress.ts';
 import { formatReportTable, formatSummaryTable } from './report-table.ts';
+import { printReport, type ReportCommandOptions } from './report-command.ts';
 import { renderTable } from './table.ts';
 import { registerEvidenceCommands } from './commands/evidence.ts';
 import { oscalAssessmentResults, registerOscalCommands } from './commands/oscal.ts';
@@ -178,24 +179,15 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'oscal-ar']).default('table'))
     .addOption(new Option('--fail-on <status>', 'exit 1 when any pair has this status (for CI gates)').choices(['noncompliant', 'unknown']))
     .option('--all', 'list compliant pairs too, not only the ones needing attention')
-    .action(async (opts: { format: string; failOn?: string; all?: boolean }) => {
+    .option('--requirement <names...>', 'only these requirements (the gate too)')
+    .option('--framework <names...>', 'only requirements mapped to these frameworks (soc2) or controls (soc2:CC6.1), the gate too')
+    .action(async (opts: ReportCommandOptions) => {
       const api = apiClientOf(program.opts());
       if (api) return remoteReport(api, opts);
       await withRuntime(program, async (rt) => {
-        const report = rt.report();
-        if (opts.format === 'json') console.log(JSON.stringify(report, null, 2));
-        else if (opts.format === 'oscal-ar') console.log(JSON.stringify(oscalAssessmentResults(rt, resolveHome(program.opts<{ home?: string }>().home)), null, 2));
-        else console.log(`${formatSummaryTable(report)}\n\n${formatReportTable(report, opts.all === true)}`);
-        const failing =
-          opts.failOn === 'noncompliant'
-            ? report.totals.nonCompliant
-            : opts.failOn === 'unknown'
-              ? report.totals.nonCompliant + report.totals.unknown
-              : 0;
-        if (failing > 0) {
-          console.error(`${failing} pair(s) ${opts.failOn === 'unknown' ? 'not compliant or unknown' : 'not compliant'}`);
-          process.exitCode = 1;
-        }
+        if (opts.format !== 'oscal-ar') return printReport(rt.report(), opts);
+        if (opts.requirement || opts.framework || opts.failOn) throw new ArgusError('USAGE', '--format oscal-ar exports every requirement; --requirement, --framework and --fail-on go with the table and json formats');
+        console.log(JSON.stringify(oscalAssessmentResults(rt, resolveHome(program.opts<{ home?: string }>().home)), null, 2));
       }, READ);
     });
 

@@ -17,6 +17,7 @@ import type { DefinitionKind } from '../core/model.ts';
 import type { ComplianceReport, ReportFinding, RequirementSummary } from '../core/report.ts';
 import type { ApplyOutcome } from '../core/use-cases/apply-definitions.ts';
 import { formatReportTable, formatSummaryTable } from './report-table.ts';
+import { printReport, type ReportCommandOptions } from './report-command.ts';
 import { renderTable } from './table.ts';
 
 /** The API answered with an error status, or could not be reached. */
@@ -238,14 +239,7 @@ export async function remoteApply(client: RemoteClient, paths: readonly string[]
   print(await client.apply(await readManifestDocuments(paths), options));
 }
 
-export async function remoteReport(client: RemoteClient, opts: { format: string; failOn?: string; all?: boolean }, print: (line: string) => void = console.log): Promise<void> {
+export async function remoteReport(client: RemoteClient, opts: ReportCommandOptions, print: (line: string) => void = console.log): Promise<void> {
   if (opts.format === 'oscal-ar') throw new ArgusError('USAGE', '--format oscal-ar reads the local evidence ledger; run it without --api');
-  const report = await client.report();
-  if (opts.format === 'json') print(JSON.stringify(report, null, 2));
-  else print(`${formatSummaryTable(report)}\n\n${formatReportTable(report, opts.all === true)}`);
-  const failing = opts.failOn === 'noncompliant' ? report.totals.nonCompliant : opts.failOn === 'unknown' ? report.totals.nonCompliant + report.totals.unknown : 0;
-  if (failing > 0) {
-    console.error(`${failing} pair(s) ${opts.failOn === 'unknown' ? 'not compliant or unknown' : 'not compliant'}`);
-    process.exitCode = 1;
-  }
+  printReport(await client.report(), opts, print);
 }

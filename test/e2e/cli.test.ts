@@ -311,6 +311,22 @@ describe('argus CLI, as a user runs it', () => {
       expect(firstReport.totals.nonCompliant).toBe(failed);
       expect(firstReport.totals.compliant).toBeGreaterThan(0);
       expect(gate.stdout).toContain(`Overall: ${firstReport.totals.compliant}/${firstReport.totals.pairs} pairs compliant`);
+
+      // A gate on one framework or one control counts only its pairs; a typo is refused, not passed.
+      const [soc2, tls, typo] = await Promise.all([
+        viaEnv(['report', '--framework', 'soc2', '--format', 'json', '--fail-on', 'noncompliant']),
+        viaEnv(['report', '--framework', 'nist-800-53:SC-8', '--fail-on', 'noncompliant']),
+        viaEnv(['report', '--framework', 'soc3', '--fail-on', 'noncompliant']),
+      ]);
+      expectExit(soc2, 1);
+      const soc2Report = JSON.parse(soc2.stdout) as ComplianceReport;
+      expect(soc2Report.requirements.map((r) => r.requirement).sort()).toEqual(['ac-6', 'cp-9', 'sc-28', 'sc-8']);
+      expect(soc2Report.totals.pairs).toBe(firstReport.findings.filter((f) => f.requirement !== 'au-11').length);
+      expectExit(tls, 1);
+      expect(tls.stdout).toMatch(/^Overall: 1\/2 pairs compliant/m);
+      expect(tls.stderr).toContain('1 pair(s) not compliant');
+      expectExit(typo, 2);
+      expect(typo.stderr).toContain('no requirement maps to framework "soc3"; did you mean "soc2"?');
     }, TIMEOUT);
 
     it.sequential('describes a failing bucket as requirement → implementation → attestation result with the failure message', async () => {

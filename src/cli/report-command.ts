@@ -1,0 +1,28 @@
+import type { ComplianceReport } from '../core/report.ts';
+import { failingPairs, filterReport } from '../core/report-filter.ts';
+import { formatReportTable, formatSummaryTable } from './report-table.ts';
+
+/** The options of `argus report`. */
+export interface ReportCommandOptions {
+  readonly format: string;
+  readonly failOn?: 'noncompliant' | 'unknown';
+  readonly all?: boolean;
+  readonly requirement?: readonly string[];
+  readonly framework?: readonly string[];
+}
+
+/**
+ * Prints a report as `argus report` does (table or JSON), restricted to the requirements and
+ * frameworks asked for, then applies the `--fail-on` gate to what it printed: exit code 1 when
+ * some pair fails it. The same for a local store and `--api`.
+ */
+export function printReport(full: ComplianceReport, opts: ReportCommandOptions, print: (text: string) => void = console.log): void {
+  const report = filterReport(full, { requirements: opts.requirement, frameworks: opts.framework });
+  if (opts.format === 'json') print(JSON.stringify(report, null, 2));
+  else print(`${formatSummaryTable(report)}\n\n${formatReportTable(report, opts.all === true)}`);
+  const failing = failingPairs(report, opts.failOn);
+  if (failing > 0) {
+    console.error(`${failing} pair(s) ${opts.failOn === 'unknown' ? 'not compliant or unknown' : 'not compliant'}`);
+    process.exitCode = 1;
+  }
+}
