@@ -12,7 +12,6 @@ import type { ApplyPreview } from '../core/use-cases/preview-apply.ts';
 import { describe } from './describe.ts';
 import { parseKind } from './kinds.ts';
 import { reconcileWithProgress } from './progress.ts';
-import { formatReportTable, formatSummaryTable } from './report-table.ts';
 import { printReport, type ReportCommandOptions } from './report-command.ts';
 import { renderTable } from './table.ts';
 import { registerEvidenceCommands } from './commands/evidence.ts';

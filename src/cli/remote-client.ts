@@ -16,7 +16,6 @@ import { ArgusError } from '../core/errors.ts';
 import type { DefinitionKind } from '../core/model.ts';
 import type { ComplianceReport, ReportFinding, RequirementSummary } from '../core/report.ts';
 import type { ApplyOutcome } from '../core/use-cases/apply-definitions.ts';
-import { formatReportTable, formatSummaryTable } from './report-table.ts';
 import { printReport, type ReportCommandOptions } from './report-command.ts';
 import { renderTable } from './table.ts';
 
