@@ -1,7 +1,8 @@
 /**
  * Argus's own stacks as the quickstart attests them: the default app synthesised as `cdk synth`
  * does (cdk.json's context, no account), without bundling the functions, and written as a
- * minimal cloud assembly: `manifest.json` listing the stacks, and their templates. The quickstart
+ * minimal cloud assembly: `manifest.json` listing the stacks, and their templates (asset keys, which
+ * depend on the checkout's path, given a placeholder). The quickstart
  * catalog then checks the project's own deployment beside the sample application.
  *
  *   npm run quickstart:synth      # rewrites examples/quickstart/argus-cdk.out
@@ -42,13 +43,33 @@ export function synthQuickstartAssembly(): AssemblyFile[] {
     for (const stack of [data, controlPlane, member]) {
       const artifact = assembly.getStackByName(stack.stackName);
       artifacts[stack.stackName] = { type: 'aws:cloudformation:stack', properties: { templateFile: artifact.templateFile } };
-      files.push({ name: artifact.templateFile, text: `${JSON.stringify(artifact.template, null, 1)}\n` });
+      files.push({ name: artifact.templateFile, text: `${JSON.stringify(withoutAssetHashes(artifact.template), null, 1)}\n` });
     }
     files.push({ name: 'manifest.json', text: `${JSON.stringify({ version: assembly.version, artifacts }, null, 2)}\n` });
     return files;
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** What stands for an asset's content hash in the committed templates. */
+export const ASSET_HASH_PLACEHOLDER = '{asset-hash}';
+const ASSET_KEY = /^[0-9a-f]{64}(\.[a-z]+)$/;
+
+/**
+ * The template with every asset key (`S3Key: <sha256>.zip`) given a placeholder hash. Without
+ * bundling, the CDK hashes an asset's build inputs, its absolute path among them, so the keys
+ * differ from one checkout to another; everything else is exactly what the app synthesises.
+ */
+function withoutAssetHashes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutAssetHashes);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, member] of Object.entries(value)) {
+    const asset = key === 'S3Key' && typeof member === 'string' ? ASSET_KEY.exec(member) : null;
+    out[key] = asset ? `${ASSET_HASH_PLACEHOLDER}${asset[1]}` : withoutAssetHashes(member);
+  }
+  return out;
 }
 
 /** Replaces the assembly in `dir` (created when missing) with `files`; other files there are removed. */

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QUICKSTART_ASSEMBLY_DIR, synthQuickstartAssembly } from '../../lib/quickstart-assembly.ts';
+import { ASSET_HASH_PLACEHOLDER, QUICKSTART_ASSEMBLY_DIR, synthQuickstartAssembly } from '../../lib/quickstart-assembly.ts';
 import { readCdkOut } from '../../src/sources/cloudformation.ts';
 
 describe("the quickstart's copy of Argus's own stacks", () => {
@@ -22,6 +22,14 @@ describe("the quickstart's copy of Argus's own stacks", () => {
       expect(text).toBe(file.text);
     }
   }, 60_000);
+
+  it('holds no asset hash, which would differ from one checkout to another', () => {
+    for (const name of fs.readdirSync(QUICKSTART_ASSEMBLY_DIR)) {
+      const text = fs.readFileSync(path.join(QUICKSTART_ASSEMBLY_DIR, name), 'utf8');
+      expect(text, name).not.toMatch(/"S3Key": "[0-9a-f]{64}/);
+    }
+    expect(fs.readFileSync(path.join(QUICKSTART_ASSEMBLY_DIR, 'ArgusControlPlane.template.json'), 'utf8')).toContain(`"S3Key": "${ASSET_HASH_PLACEHOLDER}.zip"`);
+  });
 
   it('reads as the three stacks with their resources as children', async () => {
     const resources = await readCdkOut(QUICKSTART_ASSEMBLY_DIR);
