@@ -1,6 +1,6 @@
 import type { ComplianceReport } from '../core/report.ts';
 import { failingPairs, filterReport } from '../core/report-filter.ts';
-import { formatReportTable, formatSummaryTable } from './report-table.ts';
+import { formatReportCsv, formatReportTable, formatSummaryTable } from './report-table.ts';
 
 /** The options of `argus report`. */
 export interface ReportCommandOptions {
@@ -12,13 +12,14 @@ export interface ReportCommandOptions {
 }
 
 /**
- * Prints a report as `argus report` does (table or JSON), restricted to the requirements and
+ * Prints a report as `argus report` does (table, JSON or CSV), restricted to the requirements and
  * frameworks asked for, then applies the `--fail-on` gate to what it printed: exit code 1 when
  * some pair fails it. The same for a local store and `--api`.
  */
 export function printReport(full: ComplianceReport, opts: ReportCommandOptions, print: (text: string) => void = console.log): void {
   const report = filterReport(full, { requirements: opts.requirement, frameworks: opts.framework });
   if (opts.format === 'json') print(JSON.stringify(report, null, 2));
+  else if (opts.format === 'csv') print(formatReportCsv(report));
   else print(`${formatSummaryTable(report)}\n\n${formatReportTable(report, opts.all === true)}`);
   const failing = failingPairs(report, opts.failOn);
   if (failing > 0) {

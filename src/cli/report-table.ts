@@ -32,3 +32,26 @@ export function formatReportTable(report: ComplianceReport, all: boolean): strin
     100,
   );
 }
+
+const CSV_COLUMNS = ['requirement', 'frameworks', 'severity', 'resource', 'resource_type', 'status', 'reason', 'effective_status', 'detail', 'waiver', 'waiver_approver', 'waiver_expires_at'];
+
+/**
+ * Every pair as CSV (RFC 4180) for a spreadsheet: a header row, then one row per (resource,
+ * requirement) pair, compliant ones included. Fields holding a comma, quote or line break are
+ * quoted; a field starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`
+ * so that a spreadsheet shows it as text instead of running it as a formula (resource names and
+ * messages come from the templates and documents being attested).
+ */
+export function formatReportCsv(report: ComplianceReport): string {
+  const byName = new Map(report.requirements.map((r) => [r.requirement, r]));
+  const rows = report.findings.map((f) => {
+    const req = byName.get(f.requirement);
+    return [f.requirement, req?.frameworks.join(' ') ?? '', req?.severity ?? '', f.resource, f.resourceType, f.status, f.reason, f.effectiveStatus, f.detail, f.waiver?.name ?? '', f.waiver?.approver ?? '', f.waiver?.expiresAt ?? ''];
+  });
+  return [CSV_COLUMNS, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n');
+}
+
+function csvField(value: string): string {
+  const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}

@@ -313,11 +313,17 @@ describe('argus CLI, as a user runs it', () => {
       expect(gate.stdout).toContain(`Overall: ${firstReport.totals.compliant}/${firstReport.totals.pairs} pairs compliant`);
 
       // A gate on one framework or one control counts only its pairs; a typo is refused, not passed.
-      const [soc2, tls, typo] = await Promise.all([
+      const [soc2, tls, typo, csv] = await Promise.all([
         viaEnv(['report', '--framework', 'soc2', '--format', 'json', '--fail-on', 'noncompliant']),
         viaEnv(['report', '--framework', 'nist-800-53:SC-8', '--fail-on', 'noncompliant']),
         viaEnv(['report', '--framework', 'soc3', '--fail-on', 'noncompliant']),
+        viaEnv(['report', '--format', 'csv']),
       ]);
+      expectExit(csv, 0);
+      const csvLines = csv.stdout.trimEnd().split('\r\n');
+      expect(csvLines[0]).toBe('requirement,frameworks,severity,resource,resource_type,status,reason,effective_status,detail,waiver,waiver_approver,waiver_expires_at');
+      expect(csvLines).toHaveLength(firstReport.totals.pairs + 1);
+      expect(csvLines).toContain('sc-28,nist-800-53:SC-28 soc2:CC6.1,high,quickstart/DataBucket,AWS::S3::Bucket,Compliant,Implemented,Compliant,,,,');
       expectExit(soc2, 1);
       const soc2Report = JSON.parse(soc2.stdout) as ComplianceReport;
       expect(soc2Report.requirements.map((r) => r.requirement).sort()).toEqual(['ac-6', 'cp-9', 'sc-28', 'sc-8']);
