@@ -12,7 +12,7 @@ import type { ApplyPreview } from '../core/use-cases/preview-apply.ts';
 import { describe } from './describe.ts';
 import { parseKind } from './kinds.ts';
 import { reconcileWithProgress } from './progress.ts';
-import { printReport, type ReportCommandOptions } from './report-command.ts';
+import { gate, printReport, type ReportCommandOptions } from './report-command.ts';
 import { renderTable } from './table.ts';
 import { registerEvidenceCommands } from './commands/evidence.ts';
 import { oscalAssessmentResults, registerOscalCommands } from './commands/oscal.ts';
@@ -185,8 +185,9 @@ export function buildProgram(): Command {
       if (api) return remoteReport(api, opts);
       await withRuntime(program, async (rt) => {
         if (opts.format !== 'oscal-ar') return printReport(rt.report(), opts);
-        if (opts.requirement || opts.framework || opts.failOn) throw new ArgusError('USAGE', '--format oscal-ar exports every requirement; --requirement, --framework and --fail-on go with the table, json and csv formats');
+        if (opts.requirement || opts.framework) throw new ArgusError('USAGE', '--format oscal-ar exports every requirement; --requirement and --framework go with the table, json and csv formats');
         console.log(JSON.stringify(oscalAssessmentResults(rt, resolveHome(program.opts<{ home?: string }>().home)), null, 2));
+        gate(rt.report(), opts.failOn);
       }, READ);
     });
 

@@ -21,9 +21,13 @@ export function printReport(full: ComplianceReport, opts: ReportCommandOptions, 
   if (opts.format === 'json') print(JSON.stringify(report, null, 2));
   else if (opts.format === 'csv') print(formatReportCsv(report));
   else print(`${formatSummaryTable(report)}\n\n${formatReportTable(report, opts.all === true)}`);
-  const failing = failingPairs(report, opts.failOn);
-  if (failing > 0) {
-    console.error(`${failing} pair(s) ${opts.failOn === 'unknown' ? 'not compliant or unknown' : 'not compliant'}`);
-    process.exitCode = 1;
-  }
+  gate(report, opts.failOn);
+}
+
+/** The `--fail-on` gate: exit code 1, and how many pairs failed it on stderr, when some did. */
+export function gate(report: ComplianceReport, failOn: ReportCommandOptions['failOn']): void {
+  const failing = failingPairs(report, failOn);
+  if (failing === 0) return;
+  console.error(`${failing} pair(s) ${failOn === 'unknown' ? 'not compliant or unknown' : 'not compliant'}`);
+  process.exitCode = 1;
 }

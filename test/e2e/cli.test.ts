@@ -313,12 +313,15 @@ describe('argus CLI, as a user runs it', () => {
       expect(gate.stdout).toContain(`Overall: ${firstReport.totals.compliant}/${firstReport.totals.pairs} pairs compliant`);
 
       // A gate on one framework or one control counts only its pairs; a typo is refused, not passed.
-      const [soc2, tls, typo, csv] = await Promise.all([
+      const [soc2, tls, typo, csv, oscalFiltered] = await Promise.all([
         viaEnv(['report', '--framework', 'soc2', '--format', 'json', '--fail-on', 'noncompliant']),
         viaEnv(['report', '--framework', 'nist-800-53:SC-8', '--fail-on', 'noncompliant']),
         viaEnv(['report', '--framework', 'soc3', '--fail-on', 'noncompliant']),
         viaEnv(['report', '--format', 'csv']),
+        viaEnv(['report', '--format', 'oscal-ar', '--framework', 'soc2']),
       ]);
+      expectExit(oscalFiltered, 2);
+      expect(oscalFiltered.stderr).toContain('--format oscal-ar exports every requirement');
       expectExit(csv, 0);
       const csvLines = csv.stdout.trimEnd().split('\r\n');
       expect(csvLines[0]).toBe('requirement,frameworks,severity,resource,resource_type,status,reason,effective_status,detail,waiver,waiver_approver,waiver_expires_at');
