@@ -101,7 +101,7 @@ function operation(route: Route): Record<string, unknown> {
           'application/yaml': { schema: { type: 'string', description: 'Manifests separated by ---' } },
         },
       };
-      responses['200'] = { description: 'What was created, configured, unchanged', content: jsonContent(ref('ApplyOutcome')) };
+      responses['200'] = { description: 'What was (with dryRun: would be) created, configured, unchanged, and with dryRun what it would do to the pairs', content: jsonContent(ref('ApplyOutcome')) };
       responses['400'] = errorResponse('Invalid manifests: nothing written; issues carry doc numbers');
       break;
     case 'importCloudFormation':
@@ -178,7 +178,18 @@ export function openApiDocument(options: { readonly version?: string; readonly s
         },
         ApplyOutcome: {
           type: 'object',
-          properties: Object.fromEntries(['created', 'configured', 'unchanged', 'deleted'].map((k) => [k, { type: 'array', items: ref2 }])),
+          properties: {
+            ...Object.fromEntries(['created', 'configured', 'unchanged', 'deleted'].map((k) => [k, { type: 'array', items: ref2 }])),
+            preview: {
+              type: 'object',
+              description: 'With ?dryRun=true: pairs due now and after the apply, the newly due ones by reason, and the compliance totals now and after',
+              properties: {
+                due: { type: 'object', properties: { now: { type: 'integer' }, after: { type: 'integer' } } },
+                newlyDue: { type: 'object', additionalProperties: { type: 'integer' } },
+                totals: { type: 'object', properties: { now: { type: 'object' }, after: { type: 'object' } } },
+              },
+            },
+          },
         },
         ResourceResults: {
           type: 'object',

@@ -56,7 +56,7 @@ export const ROUTES: readonly Route[] = [
     operation: { op: 'controlCompliance' },
     summary: 'Compliance of a framework control (requirements listing framework:control)',
   },
-  { method: 'POST', path: '/apply', family: 'operations', operation: { op: 'apply' }, summary: 'Apply manifests all or nothing (JSON array or YAML documents); ?dryRun=true validates only' },
+  { method: 'POST', path: '/apply', family: 'operations', operation: { op: 'apply' }, summary: 'Apply manifests all or nothing (JSON array or YAML documents); ?dryRun=true writes nothing and previews the change' },
   { method: 'POST', path: '/import/cloudformation', family: 'operations', operation: { op: 'importCloudFormation' }, summary: 'Import a CloudFormation template (JSON or YAML) as Resources; ?stackName=' },
   { method: 'POST', path: '/reconcile', family: 'operations', operation: { op: 'reconcile' }, summary: 'Ask for a reconcile soon (202)' },
   { method: 'GET', path: '/openapi.json', family: 'openapi', operation: { op: 'openapi' }, summary: 'This document' },

@@ -8,7 +8,7 @@ import { ArgusError, ValidationError } from '../core/errors.ts';
 import { toManifest } from '../core/manifest/parse.ts';
 import type { AnyDefinition } from '../core/model.ts';
 import type { ApplyOutcome } from '../core/use-cases/apply-definitions.ts';
-import type { ApplyPreview } from '../core/use-cases/preview-apply.ts';
+import type { ApplyImpact, ApplyPreview } from '../core/use-cases/preview-apply.ts';
 import { describe } from './describe.ts';
 import { parseKind } from './kinds.ts';
 import { reconcileWithProgress } from './progress.ts';
@@ -93,9 +93,14 @@ export function buildProgram(): Command {
     .action(async (opts: { filename: string[]; dryRun?: boolean }) => {
       const api = apiClientOf(program.opts());
       if (api) {
-        await remoteApply(api, opts.filename, printOutcome, { dryRun: opts.dryRun === true });
-        if (opts.dryRun) console.log('dry run: nothing written');
-        return;
+        const print = (outcome: ApplyOutcome & { readonly preview?: ApplyImpact }): void => {
+          const { preview, ...definitions } = outcome;
+          if (preview) printPreview({ outcome: definitions, ...preview });
+          else printOutcome(definitions);
+          // A server that predates previews still writes nothing on a dry run.
+          if (!preview && opts.dryRun) console.log('dry run: nothing written');
+        };
+        return remoteApply(api, opts.filename, print, { dryRun: opts.dryRun === true });
       }
       if (opts.dryRun) return withRuntime(program, async (rt) => printPreview(await rt.previewFiles(opts.filename)), READ);
       await withRuntime(program, async (rt) => printOutcome(await rt.applyFiles(opts.filename)));

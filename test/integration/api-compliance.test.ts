@@ -63,6 +63,28 @@ describe('compliance API', () => {
     expect((await api.call('GET', '/resources/nope/results')).status).toBe(404);
   });
 
+  it('previews an apply on ?dryRun=true: the pairs a new version invalidates, and nothing written', async () => {
+    const bumped = manifests.map((m) => (m.kind === 'Requirement' ? { ...m, spec: { ...m.spec, version: 2 } } : m));
+    const before = await api.call('GET', '/compliance/requirements/sc-28');
+
+    const res = await api.call('POST', '/apply?dryRun=true', { body: bumped });
+
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({
+      configured: [{ kind: 'Requirement', name: 'sc-28' }],
+      preview: {
+        // The attestation has no resource types, so the stack runs it too: three runs, two requirement pairs.
+        due: { now: 0, after: 3 },
+        newlyDue: { RequirementVersionChanged: 3 },
+        totals: { now: { pairs: 2, compliant: 1, nonCompliant: 1, unknown: 0 }, after: { pairs: 2, compliant: 0, nonCompliant: 0, unknown: 2 } },
+      },
+    });
+    expect((await api.call('GET', '/requirements/sc-28')).json).toMatchObject({ spec: { version: 1 } });
+    const { generatedAt: _then, ...stateBefore } = before.json as Record<string, unknown>;
+    const { generatedAt: _now, ...stateAfter } = (await api.call('GET', '/compliance/requirements/sc-28')).json as Record<string, unknown>;
+    expect(stateAfter).toEqual(stateBefore);
+  });
+
   it('validates a whole apply and writes nothing when one document is bad', async () => {
     const res = await api.call('POST', '/apply', {
       text: 'apiVersion: argus.dev/v1alpha1\nkind: Requirement\nmetadata: {name: ok-one}\nspec: {title: t}\n---\napiVersion: argus.dev/v1alpha1\nkind: Requirement\nmetadata: {name: bad-one}\nspec: {titel: t}\n',

@@ -7,16 +7,20 @@ import { planApply, type ApplyOutcome, type DefinitionRef } from './apply-defini
 /** Why a pair would need a run after an apply when it does not need one now. */
 export type NewlyDueReason = 'NeverAttested' | StaleReason;
 
-/** What an apply would change, computed without writing anything. */
-export interface ApplyPreview {
-  /** What the apply would report: created, configured, unchanged and deleted definitions. */
-  readonly outcome: ApplyOutcome;
+/** What an apply would do to the pairs and their compliance (beside its outcome). */
+export interface ApplyImpact {
   /** Pairs that need a run now, and right after the apply (until a reconcile runs them). */
   readonly due: { readonly now: number; readonly after: number };
   /** Pairs that would need a run and do not now, by why (a new version, a changed rule, a new pair). */
   readonly newlyDue: Readonly<Partial<Record<NewlyDueReason, number>>>;
   /** Compliance totals now, and right after the apply: invalidated results count as Unknown until re-run. */
   readonly totals: { readonly now: ComplianceReport['totals']; readonly after: ComplianceReport['totals'] };
+}
+
+/** What an apply would change, computed without writing anything. */
+export interface ApplyPreview extends ApplyImpact {
+  /** What the apply would report: created, configured, unchanged and deleted definitions. */
+  readonly outcome: ApplyOutcome;
 }
 
 /**
