@@ -77,11 +77,16 @@ describe('RemoteClient against the local API', () => {
     const client = new RemoteClient(api.url, { token: 'local-token' });
     const manifests = await readManifestDocuments([new URL('../../examples/quickstart/catalog.yaml', import.meta.url).pathname]);
 
+    const preview = await client.apply(manifests, { dryRun: true });
     const outcome = await client.apply(manifests);
     const requirements = (await client.list('Requirement')) as Array<{ metadata: { name: string } }>;
     const report = await client.report();
 
+    // The dry run predicted the apply, and wrote nothing (the apply then created everything).
+    expect(preview.created.length).toBe(manifests.length);
+    expect(preview.preview?.due).toEqual({ now: 0, after: 0 });
     expect(outcome.created.length).toBe(manifests.length);
+    expect(outcome.preview).toBeUndefined();
     expect(requirements.map((r) => r.metadata.name).sort()).toEqual(
       (manifests as Array<{ kind: string; metadata: { name: string } }>).filter((m) => m.kind === 'Requirement').map((m) => m.metadata.name).sort(),
     );
