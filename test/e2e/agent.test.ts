@@ -206,7 +206,8 @@ describe('agent providers over HTTP', { timeout: 120_000 }, () => {
     const first = agent('host-kill', key, host, paths, {}, (line, proc) => {
       const m = msgOf(line);
       if (m.msg === 'reported') reported++;
-      if (m.msg === 'started' && reported >= 1 && killedAfter === undefined) {
+      // Killed as a slow run starts: a file check could finish and report before the kill lands.
+      if (m.msg === 'started' && String(m.attestation).endsWith('.slow') && reported >= 1 && killedAfter === undefined) {
         killedAfter = String(m.id);
         proc.kill('SIGKILL');
       }
