@@ -180,7 +180,7 @@ export function buildProgram(): Command {
   program
     .command('report')
     .description('compliance per requirement and per resource')
-    .addOption(new Option('--format <format>', 'output format (csv: every pair, for a spreadsheet)').choices(['table', 'json', 'csv', 'oscal-ar']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (csv: every pair, for a spreadsheet; markdown: for a pull request or CI summary)').choices(['table', 'json', 'csv', 'markdown', 'oscal-ar']).default('table'))
     .addOption(new Option('--fail-on <status>', 'exit 1 when any pair has this status (for CI gates)').choices(['noncompliant', 'unknown']))
     .option('--all', 'list compliant pairs too, not only the ones needing attention')
     .option('--requirement <names...>', 'only these requirements (the gate too)')
@@ -190,7 +190,7 @@ export function buildProgram(): Command {
       if (api) return remoteReport(api, opts);
       await withRuntime(program, async (rt) => {
         if (opts.format !== 'oscal-ar') return printReport(rt.report(), opts);
-        if (opts.requirement || opts.framework) throw new ArgusError('USAGE', '--format oscal-ar exports every requirement; --requirement and --framework go with the table, json and csv formats');
+        if (opts.requirement || opts.framework) throw new ArgusError('USAGE', '--format oscal-ar exports every requirement; --requirement and --framework go with the other formats');
         console.log(JSON.stringify(oscalAssessmentResults(rt, resolveHome(program.opts<{ home?: string }>().home)), null, 2));
         gate(rt.report(), opts.failOn);
       }, READ);

@@ -1,6 +1,6 @@
 import type { ComplianceReport } from '../core/report.ts';
 import { failingPairs, filterReport } from '../core/report-filter.ts';
-import { formatReportCsv, formatReportTable, formatSummaryTable } from './report-table.ts';
+import { formatReportCsv, formatReportMarkdown, formatReportTable, formatSummaryTable } from './report-table.ts';
 
 /** The options of `argus report`. */
 export interface ReportCommandOptions {
@@ -12,7 +12,7 @@ export interface ReportCommandOptions {
 }
 
 /**
- * Prints a report as `argus report` does (table, JSON or CSV), restricted to the requirements and
+ * Prints a report as `argus report` does (table, JSON, CSV or Markdown), restricted to the requirements and
  * frameworks asked for, then applies the `--fail-on` gate to what it printed: exit code 1 when
  * some pair fails it. The same for a local store and `--api`.
  */
@@ -20,6 +20,7 @@ export function printReport(full: ComplianceReport, opts: ReportCommandOptions, 
   const report = filterReport(full, { requirements: opts.requirement, frameworks: opts.framework });
   if (opts.format === 'json') print(JSON.stringify(report, null, 2));
   else if (opts.format === 'csv') print(formatReportCsv(report));
+  else if (opts.format === 'markdown') print(formatReportMarkdown(report, opts.all === true));
   else print(`${formatSummaryTable(report)}\n\n${formatReportTable(report, opts.all === true)}`);
   gate(report, opts.failOn);
 }

@@ -55,3 +55,43 @@ function csvField(value: string): string {
   const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
+
+/**
+ * The report as Markdown, for a pull request comment or a CI job summary: the totals, one row per
+ * requirement, then the pairs needing attention (every pair with `all`). Cell text is escaped so
+ * that a resource name or message from the attested templates cannot break the table or add
+ * markup: `|`, `\`, `<`, `>`, backticks and line breaks.
+ */
+export function formatReportMarkdown(report: ComplianceReport, all: boolean): string {
+  const t = report.totals;
+  const assessable = t.pairs - t.exempt;
+  const overall = assessable === 0 ? 1 : t.compliant / assessable;
+  const lines = [
+    `## Compliance: ${t.compliant}/${assessable} pairs compliant (${percent(overall)})`,
+    '',
+    `${t.nonCompliant} noncompliant, ${t.unknown} unknown, ${t.exempt} exempt.`,
+    '',
+    markdownTable(
+      ['Requirement', 'Frameworks', 'Severity', 'Resources', 'Compliant', 'Noncompliant', 'Unknown', 'Exempt', 'Ratio'],
+      report.requirements.map((r) => [r.requirement, r.frameworks.join(' '), r.severity, String(r.applicable), String(r.compliant), String(r.nonCompliant), String(r.unknown), String(r.exempt), percent(r.ratio)]),
+    ),
+  ];
+  const findings = report.findings.filter((f) => all || f.status !== 'Compliant');
+  lines.push('', all ? '### Every pair' : '### Needing attention', '');
+  if (findings.length === 0) lines.push('Every applicable pair is compliant.');
+  else lines.push(markdownTable(['Requirement', 'Resource', 'Type', 'Status', 'Why'], findings.map((f) => [f.requirement, f.resource, f.resourceType, f.status, f.status === 'Compliant' ? 'all attestations passed' : `${f.reason}: ${f.detail}`])));
+  return lines.join('\n');
+}
+
+function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const row = (cells: readonly string[]) => `| ${cells.map(markdownCell).join(' | ')} |`;
+  return [row(headers), `|${headers.map(() => ' --- ').join('|')}|`, ...rows.map(row)].join('\n');
+}
+
+function markdownCell(text: string): string {
+  return text
+    .replace(/[\\|`]/g, (c) => `\\${c}`)
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\r?\n/g, '<br>');
+}

@@ -313,13 +313,17 @@ describe('argus CLI, as a user runs it', () => {
       expect(gate.stdout).toContain(`Overall: ${firstReport.totals.compliant}/${firstReport.totals.pairs} pairs compliant`);
 
       // A gate on one framework or one control counts only its pairs; a typo is refused, not passed.
-      const [soc2, tls, typo, csv, oscalFiltered] = await Promise.all([
+      const [soc2, tls, typo, csv, oscalFiltered, markdown] = await Promise.all([
         viaEnv(['report', '--framework', 'soc2', '--format', 'json', '--fail-on', 'noncompliant']),
         viaEnv(['report', '--framework', 'nist-800-53:SC-8', '--fail-on', 'noncompliant']),
         viaEnv(['report', '--framework', 'soc3', '--fail-on', 'noncompliant']),
         viaEnv(['report', '--format', 'csv']),
         viaEnv(['report', '--format', 'oscal-ar', '--framework', 'soc2']),
+        viaEnv(['report', '--format', 'markdown']),
       ]);
+      expectExit(markdown, 0);
+      expect(markdown.stdout).toContain(`## Compliance: ${firstReport.totals.compliant}/${firstReport.totals.pairs} pairs compliant`);
+      expect(markdown.stdout).toMatch(/^\| sc-28 \| quickstart\/AssetsBucket \| AWS::S3::Bucket \| NonCompliant \| AttestationFailed: s3-bucket-encrypted: /m);
       expectExit(oscalFiltered, 2);
       expect(oscalFiltered.stderr).toContain('--format oscal-ar exports every requirement');
       expectExit(csv, 0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReportCsv } from '../../src/cli/report-table.ts';
+import { formatReportCsv, formatReportMarkdown } from '../../src/cli/report-table.ts';
 import type { ComplianceReport, ReportFinding } from '../../src/core/report.ts';
 
 function finding(resource: string, detail: string, more: Partial<ReportFinding> = {}): ReportFinding {
@@ -58,3 +58,26 @@ describe('report as CSV', () => {
     expect(text).toContain(`"'=HYPERLINK(""http://x"")"`);
   });
 });
+
+describe('report as Markdown', () => {
+  it('gives the totals, one row per requirement and the pairs needing attention', () => {
+    const text = formatReportMarkdown(REPORT, false);
+
+    expect(text.split('\n').slice(0, 3)).toEqual(['## Compliance: 1/2 pairs compliant (50.0%)', '', '1 noncompliant, 0 unknown, 1 exempt.']);
+    expect(text).toContain('| sc-28 | nist-800-53:SC-28 soc2:CC6.1 | high | 3 | 1 | 1 | 0 | 1 | 50.0% |');
+    expect(text).toContain('### Needing attention');
+    expect(text).not.toContain('stack/Ok');
+    expect(formatReportMarkdown(REPORT, true)).toContain('| sc-28 | stack/Ok | AWS::S3::Bucket | Compliant | all attestations passed |');
+  });
+
+  it('keeps a cell from breaking the table or adding markup, whatever the templates named things', () => {
+    const odd: ComplianceReport = { ...REPORT, findings: [finding('a|b<script>`x`\\', 'one | two\nthree')] };
+
+    const row = formatReportMarkdown(odd, false).split('\n').at(-1) ?? '';
+
+    expect(row).toBe('| sc-28 | a\\|b&lt;script&gt;\\`x\\`\\\\ | AWS::S3::Bucket | NonCompliant | AttestationFailed: one \\| two<br>three |');
+    // Unescaped pipes split a row into cells: still five.
+    expect(row.split(/(?<!\\)\|/).length - 2).toBe(5);
+  });
+});
+
