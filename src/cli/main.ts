@@ -90,10 +90,13 @@ export function buildProgram(): Command {
     .description('validate manifests and apply them all or nothing')
     .requiredOption('-f, --filename <paths...>', 'manifest files or directories (YAML or JSON)')
     .option('--dry-run', 'validate and show what would change (definitions, pairs due, compliance), write nothing')
-    .action(async (opts: { filename: string[]; dryRun?: boolean }) => {
+    .addOption(new Option('-o, --output <format>', 'output format of the outcome (json: for tools)').choices(['text', 'json']).default('text'))
+    .action(async (opts: { filename: string[]; dryRun?: boolean; output: string }) => {
+      const json = opts.output === 'json';
       const api = apiClientOf(program.opts());
       if (api) {
         const print = (outcome: ApplyOutcome & { readonly preview?: ApplyImpact }): void => {
+          if (json) return console.log(JSON.stringify(outcome, null, 2));
           const { preview, ...definitions } = outcome;
           if (preview) printPreview({ outcome: definitions, ...preview });
           else printOutcome(definitions);
@@ -102,8 +105,19 @@ export function buildProgram(): Command {
         };
         return remoteApply(api, opts.filename, print, { dryRun: opts.dryRun === true });
       }
-      if (opts.dryRun) return withRuntime(program, async (rt) => printPreview(await rt.previewFiles(opts.filename)), READ);
-      await withRuntime(program, async (rt) => printOutcome(await rt.applyFiles(opts.filename)));
+      if (opts.dryRun) {
+        return withRuntime(program, async (rt) => {
+          const { outcome, ...preview } = await rt.previewFiles(opts.filename);
+          // The same shape as the API's dry run: the outcome, with the preview beside it.
+          if (json) console.log(JSON.stringify({ ...outcome, preview }, null, 2));
+          else printPreview({ outcome, ...preview });
+        }, READ);
+      }
+      await withRuntime(program, async (rt) => {
+        const outcome = await rt.applyFiles(opts.filename);
+        if (json) console.log(JSON.stringify(outcome, null, 2));
+        else printOutcome(outcome);
+      });
     });
 
   program

@@ -188,7 +188,7 @@ describe('argus CLI, as a user runs it', () => {
       const bumped = path.join(tempDir('argus-e2e-locked-bumped-'), 'catalog.yaml');
       fs.writeFileSync(bumped, fs.readFileSync(CATALOG, 'utf8').replace(/(name: sc-28\n[\s\S]*?\n  version: )1\n/, '$12\n'));
 
-      const [table, json, requirements, described, applied, dryRun, dryImport] = await Promise.all([
+      const [table, json, requirements, described, applied, dryRun, dryImport, dryJson] = await Promise.all([
         runArgus(['--home', home, 'report'], { cwd }),
         runArgus(['--home', home, 'report', '--format', 'json'], { cwd }),
         runArgus(['--home', home, 'get', 'requirements'], { cwd }),
@@ -196,6 +196,7 @@ describe('argus CLI, as a user runs it', () => {
         runArgus(['--home', home, 'apply', '-f', CATALOG], { cwd }),
         runArgus(['--home', home, 'apply', '-f', bumped, '--dry-run'], { cwd }),
         runArgus(['--home', home, 'import', 'cloudformation', TEMPLATE, '--dry-run'], { cwd }),
+        runArgus(['--home', home, 'apply', '-f', bumped, '--dry-run', '-o', 'json'], { cwd }),
       ]);
 
       expectExit(table, 0);
@@ -219,6 +220,11 @@ describe('argus CLI, as a user runs it', () => {
       const sc28Pairs = expected.findings.filter((f) => f.requirement === 'sc-28').length;
       expect(dryRun.stdout).toContain(`pairs due: 0 now, ${sc28Pairs} after the apply (newly due: ${sc28Pairs} RequirementVersionChanged)`);
       expect(dryRun.stdout).toContain(`${expected.totals.unknown + sc28Pairs} unknown, 0 exempt after the apply`);
+      expectExit(dryJson, 0);
+      expect(JSON.parse(dryJson.stdout)).toMatchObject({
+        configured: [{ kind: 'Requirement', name: 'sc-28' }],
+        preview: { due: { now: 0, after: sc28Pairs }, newlyDue: { RequirementVersionChanged: sc28Pairs } },
+      });
       expectExit(dryImport, 0);
       expect(dryImport.stdout).toContain('pairs due: 0 now, 0 after the apply\n');
       expect(writer.engine.index.requirements.get('sc-28')?.spec.version).toBe(1);
