@@ -19,23 +19,20 @@ export function canonicalJson(value: unknown): string {
     default:
       return value === undefined ? 'null' : JSON.stringify(value);
   }
-  // A frozen object of primitives (a result's requirement versions, shared by every run of an
-  // attestation) cannot change: its text is kept.
+  // A frozen record of numbers (a result's requirement versions, shared by every run of an
+  // attestation) cannot change: its text is kept. Only those: keeping the text of every frozen
+  // value would hold a second copy of much of the store's data.
   const frozen = Object.isFrozen(value);
   if (frozen) {
     const known = frozenTexts.get(value);
     if (known !== undefined) return known;
   }
-  let flat = true;
+  let numbers = !Array.isArray(value);
   let out: string;
   // String building rather than map/join: every evidence entry and every document goes through here.
   if (Array.isArray(value)) {
     out = '[';
-    for (let i = 0; i < value.length; i++) {
-      const member: unknown = value[i];
-      if (typeof member === 'object' && member !== null) flat = false;
-      out += (i === 0 ? '' : ',') + canonicalJson(member);
-    }
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
     out += ']';
   } else {
     const obj = value as Record<string, unknown>;
@@ -43,16 +40,16 @@ export function canonicalJson(value: unknown): string {
     for (const key of sortedOwnKeys(obj)) {
       const member = obj[key];
       if (member === undefined) continue;
-      if (typeof member === 'object' && member !== null) flat = false;
+      if (typeof member !== 'number') numbers = false;
       out += (out.length === 1 ? '' : ',') + quotedKey(key) + ':' + canonicalJson(member);
     }
     out += '}';
   }
-  if (frozen && flat) frozenTexts.set(value, out);
+  if (frozen && numbers) frozenTexts.set(value, out);
   return out;
 }
 
-/** Texts of frozen objects and arrays whose members are all primitives (data properties, as JSON data has). */
+/** Texts of frozen records of numbers (data properties, as JSON data has). */
 const frozenTexts = new WeakMap<object, string>();
 
 /** What JSON.stringify escapes in a string: quotes, backslashes, control characters, and surrogates when alone. */

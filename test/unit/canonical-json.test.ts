@@ -30,15 +30,26 @@ describe('canonical JSON', () => {
         tie('leaf'),
         fc.array(tie('node'), { maxLength: 4 }),
         fc.dictionary(key, tie('node'), { maxKeys: 6 }),
-        // Frozen values are encoded once and their text kept: it must stay the definition's.
+        // Frozen records of numbers are encoded once and their text kept: it must stay the definition's.
         fc.array(tie('leaf'), { maxLength: 4 }).map((a) => Object.freeze(a)),
         fc.dictionary(key, tie('leaf'), { maxKeys: 4 }).map((d) => Object.freeze(d)),
+        fc.dictionary(key, fc.oneof(fc.integer(), fc.double(), fc.constant(undefined)), { maxKeys: 4 }).map((d) => Object.freeze(d)),
       ),
     })).node;
     fc.assert(fc.property(value, (v) => {
         expect(canonicalJson(v)).toBe(reference(v));
         expect(canonicalJson(v)).toBe(reference(v));
       }), { numRuns: 1000 });
+  });
+
+  it('encodes a record of numbers again when it changed, unless it is frozen (and so cannot)', () => {
+    const versions: Record<string, number> = { 'sc-28': 1 };
+    expect(canonicalJson(versions)).toBe('{"sc-28":1}');
+
+    versions['sc-28'] = 2;
+
+    expect(canonicalJson(versions)).toBe('{"sc-28":2}');
+    expect(canonicalJson(Object.freeze({ ...versions }))).toBe('{"sc-28":2}');
   });
 
   it('encodes a frozen value again when a part of it that is not frozen changed', () => {
