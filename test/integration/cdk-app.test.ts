@@ -51,6 +51,11 @@ afterAll(() => {
   fs.rmSync(outdir, { recursive: true, force: true });
 });
 
+/** Another app with cdk.json's context, unbundled, writing under this file's temporary directory (removed after). */
+function scratchApp(context: Record<string, unknown> = {}): App {
+  return new App({ outdir: fs.mkdtempSync(path.join(outdir, 'app-')), context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], ...context } });
+}
+
 function resources(t: Template, type: string): Array<[string, Json]> {
   return Object.entries(t.findResources(type)) as Array<[string, Json]>;
 }
@@ -129,7 +134,7 @@ describe('the control plane stack', () => {
 
   it('keeps logs as long as argus:logRetentionDays says, and refuses a value CloudWatch Logs does not offer', () => {
     const retentionOf = (value: string): number[] => {
-      const built = buildArgusApp(new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [], 'argus:logRetentionDays': value, 'argus:nag': false } }));
+      const built = buildArgusApp(scratchApp({ 'argus:logRetentionDays': value, 'argus:nag': false }));
       return built.controlPlane.node.findAll().filter((c): c is logs.CfnLogGroup => c instanceof logs.CfnLogGroup).map((g) => Number(g.retentionInDays));
     };
 
@@ -328,7 +333,7 @@ describe('cdk-nag', () => {
 
 describe('ArgusControlPlane on its own', () => {
   it('takes a JWT authoriser instead of IAM, grants API invocation, and rejects a bad schedule at synth', () => {
-    const app = new App({ context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
+    const app = scratchApp();
     const stack = new Stack(app, 'Jwt');
     const argusCp = new ArgusControlPlane(stack, 'Argus', { apiAuthorization: { type: 'jwt', issuer: 'https://issuer.example.com', audiences: ['argus'] } });
     argusCp.grantApiInvoke(new iam.Role(stack, 'Ci', { assumedBy: new iam.AccountRootPrincipal() }));
