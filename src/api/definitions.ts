@@ -17,7 +17,7 @@ import type { StoredItem, WriteOp } from '../core/ports/store.ts';
 import type { DefinitionIndex } from '../core/compliance/definition-index.ts';
 import { applyDefinitions, type ApplyOutcome, type DefinitionRef } from '../core/use-cases/apply-definitions.ts';
 import { loadEngine } from '../core/use-cases/load-engine.ts';
-import { previewApply, type ApplyImpact } from '../core/use-cases/preview-apply.ts';
+import { previewApply, type ApplyPreview } from '../core/use-cases/preview-apply.ts';
 import { STACK_LABEL, STACK_NAME_METADATA, STACK_TYPE, templateToResources } from '../sources/cloudformation.ts';
 import type { ApiContext } from './context.ts';
 import { APPLY_FILE, BadRequestError, InUseError, PreconditionFailedError, REQUEST_FILE } from './errors.ts';
@@ -281,7 +281,7 @@ export async function deleteDefinition(ctx: ApiContext, kind: DefinitionKind, na
  * POST /apply: many manifests all or nothing, exactly like `argus apply`. The body is a JSON
  * array (or one object) or YAML text with `---` between documents.
  */
-export async function applyManifests(ctx: ApiContext, body: unknown, options: { dryRun: boolean }): Promise<ApplyOutcome & { readonly preview?: ApplyImpact }> {
+export async function applyManifests(ctx: ApiContext, body: unknown, options: { dryRun: boolean }): Promise<ApplyOutcome | ApplyPreview> {
   let definitions: ParsedDefinition[];
   const issues: ManifestIssue[] = [];
   if (typeof body === 'string') {
@@ -306,8 +306,7 @@ export async function applyManifests(ctx: ApiContext, body: unknown, options: { 
   if (options.dryRun) {
     // A scratch engine: the live one (local) must not see definitions that were never written.
     const now = ctx.clock.now();
-    const { outcome, ...preview } = await previewApply(ctx.store, await loadEngine(ctx.store, now), defs, [], now);
-    return { ...outcome, preview };
+    return previewApply(ctx.store, await loadEngine(ctx.store, now), defs, [], now);
   }
   return applyDefinitions(ctx.store, defs);
 }

@@ -8,7 +8,7 @@ import { ArgusError, ValidationError } from '../core/errors.ts';
 import { toManifest } from '../core/manifest/parse.ts';
 import type { AnyDefinition } from '../core/model.ts';
 import type { ApplyOutcome } from '../core/use-cases/apply-definitions.ts';
-import type { ApplyImpact, ApplyPreview } from '../core/use-cases/preview-apply.ts';
+import type { ApplyPreview } from '../core/use-cases/preview-apply.ts';
 import { describe } from './describe.ts';
 import { parseKind } from './kinds.ts';
 import { reconcileWithProgress } from './progress.ts';
@@ -60,17 +60,24 @@ function printOutcome(outcome: ApplyOutcome): void {
   }
 }
 
-/** A dry run: the definitions that would change, then what the change would do to the pairs and their compliance. */
-function printPreview(preview: ApplyPreview): void {
-  printOutcome(preview.outcome);
-  console.log('dry run: nothing written');
-  const reasons = Object.entries(preview.newlyDue).map(([why, n]) => `${n} ${why}`);
+/**
+ * An apply's outcome, as JSON or as lines; a dry run's preview after it: what the change would do
+ * to the pairs and their compliance. A dry run without a preview (a server that predates them)
+ * still says it wrote nothing.
+ */
+function printApplied(answer: ApplyOutcome | ApplyPreview, options: { readonly json: boolean; readonly dryRun: boolean }): void {
+  if (options.json) return console.log(JSON.stringify(answer, null, 2));
+  printOutcome(answer);
+  if (options.dryRun) console.log('dry run: nothing written');
+  if (!('preview' in answer)) return;
+  const { due, newlyDue, totals } = answer.preview;
+  const reasons = Object.entries(newlyDue).map(([why, n]) => `${n} ${why}`);
   const newly = reasons.length > 0 ? ` (newly due: ${reasons.join(', ')})` : '';
-  console.log(`pairs due: ${preview.due.now} now, ${preview.due.after} after the apply${newly}`);
-  console.log(`compliance: ${totalsText(preview.totals.now)} now; ${totalsText(preview.totals.after)} after the apply, until a reconcile runs what is due`);
+  console.log(`pairs due: ${due.now} now, ${due.after} after the apply${newly}`);
+  console.log(`compliance: ${totalsText(totals.now)} now; ${totalsText(totals.after)} after the apply, until a reconcile runs what is due`);
 }
 
-function totalsText(t: ApplyPreview['totals']['now']): string {
+function totalsText(t: ApplyPreview['preview']['totals']['now']): string {
   return `${t.compliant}/${t.pairs} pairs compliant, ${t.nonCompliant} noncompliant, ${t.unknown} unknown, ${t.exempt} exempt`;
 }
 
@@ -92,32 +99,11 @@ export function buildProgram(): Command {
     .option('--dry-run', 'validate and show what would change (definitions, pairs due, compliance), write nothing')
     .addOption(new Option('-o, --output <format>', 'output format of the outcome (json: for tools)').choices(['text', 'json']).default('text'))
     .action(async (opts: { filename: string[]; dryRun?: boolean; output: string }) => {
-      const json = opts.output === 'json';
+      const print = { json: opts.output === 'json', dryRun: opts.dryRun === true };
       const api = apiClientOf(program.opts());
-      if (api) {
-        const print = (outcome: ApplyOutcome & { readonly preview?: ApplyImpact }): void => {
-          if (json) return console.log(JSON.stringify(outcome, null, 2));
-          const { preview, ...definitions } = outcome;
-          if (preview) printPreview({ outcome: definitions, ...preview });
-          else printOutcome(definitions);
-          // A server that predates previews still writes nothing on a dry run.
-          if (!preview && opts.dryRun) console.log('dry run: nothing written');
-        };
-        return remoteApply(api, opts.filename, print, { dryRun: opts.dryRun === true });
-      }
-      if (opts.dryRun) {
-        return withRuntime(program, async (rt) => {
-          const { outcome, ...preview } = await rt.previewFiles(opts.filename);
-          // The same shape as the API's dry run: the outcome, with the preview beside it.
-          if (json) console.log(JSON.stringify({ ...outcome, preview }, null, 2));
-          else printPreview({ outcome, ...preview });
-        }, READ);
-      }
-      await withRuntime(program, async (rt) => {
-        const outcome = await rt.applyFiles(opts.filename);
-        if (json) console.log(JSON.stringify(outcome, null, 2));
-        else printOutcome(outcome);
-      });
+      if (api) return remoteApply(api, opts.filename, (answer) => printApplied(answer, print), { dryRun: print.dryRun });
+      if (print.dryRun) return withRuntime(program, async (rt) => printApplied(await rt.previewFiles(opts.filename), print), READ);
+      await withRuntime(program, async (rt) => printApplied(await rt.applyFiles(opts.filename), print));
     });
 
   program
@@ -128,7 +114,7 @@ export function buildProgram(): Command {
     .argument('<paths...>', 'template files, folders of templates or cdk.out folders')
     .option('--dry-run', 'show what would change (resources, pairs due, compliance), write nothing')
     .action(async (paths: string[], opts: { dryRun?: boolean }) => {
-      if (opts.dryRun) return withRuntime(program, async (rt) => printPreview(await rt.previewCloudFormation(paths)), READ);
+      if (opts.dryRun) return withRuntime(program, async (rt) => printApplied(await rt.previewCloudFormation(paths), { json: false, dryRun: true }), READ);
       await withRuntime(program, async (rt) => printOutcome(await rt.importCloudFormation(paths)));
     });
 

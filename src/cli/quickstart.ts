@@ -21,7 +21,7 @@ export interface QuickstartOptions {
 export const DEFAULT_QUICKSTART_SCHEDULE = 'rate(1 minute)';
 const DEFAULT_DIR = fileURLToPath(new URL('../../examples/quickstart/', import.meta.url));
 /** The cloud assembly of Argus's own stacks inside the quickstart folder (lib/quickstart-assembly.ts writes it). */
-export const QUICKSTART_ASSEMBLY = 'argus-cdk.out';
+const QUICKSTART_ASSEMBLY = 'argus-cdk.out';
 
 function describeRun(s: WorkflowSummary): string {
   const failedShards = s.failedShards.length > 0 ? `; ${s.failedShards.length} shard(s) failed and stay due: ${s.failedShards.map((f) => `${f.error}: ${f.cause}`).join('; ')}` : '';

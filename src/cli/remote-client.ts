@@ -16,7 +16,7 @@ import { ArgusError } from '../core/errors.ts';
 import type { DefinitionKind } from '../core/model.ts';
 import type { ComplianceReport, ReportFinding, RequirementSummary } from '../core/report.ts';
 import type { ApplyOutcome } from '../core/use-cases/apply-definitions.ts';
-import type { ApplyImpact } from '../core/use-cases/preview-apply.ts';
+import type { ApplyPreview } from '../core/use-cases/preview-apply.ts';
 import { printReport, type ReportCommandOptions } from './report-command.ts';
 import { renderTable } from './table.ts';
 
@@ -130,8 +130,8 @@ export class RemoteClient {
     return out;
   }
 
-  apply(manifests: readonly unknown[], options: { dryRun?: boolean } = {}): Promise<ApplyOutcome & { readonly preview?: ApplyImpact }> {
-    return this.request<ApplyOutcome & { readonly preview?: ApplyImpact }>('POST', '/apply', { body: manifests, query: { dryRun: options.dryRun ? 'true' : undefined } });
+  apply(manifests: readonly unknown[], options: { dryRun?: boolean } = {}): Promise<ApplyOutcome | ApplyPreview> {
+    return this.request<ApplyOutcome | ApplyPreview>('POST', '/apply', { body: manifests, query: { dryRun: options.dryRun ? 'true' : undefined } });
   }
 
   /** The compliance report as `argus report` prints it: the overview plus each requirement's pairs. */
@@ -235,7 +235,7 @@ export async function remoteGet(client: RemoteClient, kind: DefinitionKind, outp
   else print(items.length === 0 ? `No ${kind} definitions.` : renderTable(['name'], items.map((i) => [String(i.metadata?.name)])));
 }
 
-export async function remoteApply(client: RemoteClient, paths: readonly string[], print: (outcome: ApplyOutcome & { readonly preview?: ApplyImpact }) => void, options: { dryRun?: boolean } = {}): Promise<void> {
+export async function remoteApply(client: RemoteClient, paths: readonly string[], print: (outcome: ApplyOutcome | ApplyPreview) => void, options: { dryRun?: boolean } = {}): Promise<void> {
   print(await client.apply(await readManifestDocuments(paths), options));
 }
 

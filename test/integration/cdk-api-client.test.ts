@@ -84,9 +84,9 @@ describe('RemoteClient against the local API', () => {
 
     // The dry run predicted the apply, and wrote nothing (the apply then created everything).
     expect(preview.created.length).toBe(manifests.length);
-    expect(preview.preview?.due).toEqual({ now: 0, after: 0 });
+    expect('preview' in preview && preview.preview.due).toEqual({ now: 0, after: 0 });
     expect(outcome.created.length).toBe(manifests.length);
-    expect(outcome.preview).toBeUndefined();
+    expect('preview' in outcome).toBe(false);
     expect(requirements.map((r) => r.metadata.name).sort()).toEqual(
       (manifests as Array<{ kind: string; metadata: { name: string } }>).filter((m) => m.kind === 'Requirement').map((m) => m.metadata.name).sort(),
     );

@@ -12,9 +12,9 @@ import { LocalRuntime } from '../../src/adapters/local/local-runtime.ts';
 import { digestOf } from '../../src/core/digest.ts';
 import type { AnyDefinition, Attestation, Requirement, Resource } from '../../src/core/model.ts';
 import { buildReport } from '../../src/core/report.ts';
-import type { DefinitionRef } from '../../src/core/use-cases/apply-definitions.ts';
+import type { ApplyOutcome, DefinitionRef } from '../../src/core/use-cases/apply-definitions.ts';
 import { loadEngine } from '../../src/core/use-cases/load-engine.ts';
-import { previewApply, type ApplyPreview } from '../../src/core/use-cases/preview-apply.ts';
+import { previewApply, type ApplyImpact } from '../../src/core/use-cases/preview-apply.ts';
 
 const NOW = Date.UTC(2026, 10, 25, 12);
 const { definitions } = generateOrganisation({ resources: 24, requirements: 3, attestationsPerRequirement: 2, accounts: 2, servicesPerAccount: 2, failureRate: 0.25 });
@@ -37,10 +37,11 @@ describe('a dry run of an apply', () => {
   });
 
   /** Previews the change, checks nothing moved, applies it and checks the preview was right. */
-  async function previewThenApply(defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[] = []): Promise<ApplyPreview> {
+  async function previewThenApply(defs: readonly AnyDefinition[], deletes: readonly DefinitionRef[] = []): Promise<ApplyImpact & { outcome: ApplyOutcome }> {
     const before = await runtime.store.readChanges(undefined, 100_000);
 
-    const preview = await previewApply(runtime.store, await loadEngine(runtime.store, NOW), defs, deletes, NOW);
+    const { preview: impact, ...planned } = await previewApply(runtime.store, await loadEngine(runtime.store, NOW), defs, deletes, NOW);
+    const preview = { outcome: planned, ...impact };
 
     expect(await runtime.store.readChanges(undefined, 100_000)).toEqual(before);
     expect([...runtime.engine.dueWork()]).toEqual([]);

@@ -17,11 +17,12 @@ export interface ApplyImpact {
   readonly totals: { readonly now: ComplianceReport['totals']; readonly after: ComplianceReport['totals'] };
 }
 
-/** What an apply would change, computed without writing anything. */
-export interface ApplyPreview extends ApplyImpact {
-  /** What the apply would report: created, configured, unchanged and deleted definitions. */
-  readonly outcome: ApplyOutcome;
-}
+/**
+ * What an apply would change, computed without writing anything: the outcome it would report
+ * (created, configured, unchanged, deleted), with its impact beside it, as `POST /apply?dryRun=true`
+ * answers it.
+ */
+export type ApplyPreview = ApplyOutcome & { readonly preview: ApplyImpact };
 
 /**
  * A dry run of an apply: the store's outcome, and the apply's effect on the derived state,
@@ -60,7 +61,7 @@ export async function previewApply(store: Store, scratch: ComplianceEngine, defs
     const reason: NewlyDueReason = state?.status === 'Stale' && state.staleReason !== undefined ? state.staleReason : 'NeverAttested';
     newlyDue[reason] = (newlyDue[reason] ?? 0) + 1;
   }
-  return { outcome, due: { now: dueNow.size, after: dueAfter }, newlyDue, totals: { now: totalsNow, after: buildReport(scratch).totals } };
+  return { ...outcome, preview: { due: { now: dueNow.size, after: dueAfter }, newlyDue, totals: { now: totalsNow, after: buildReport(scratch).totals } } };
 }
 
 function pairKey(a: string, b: string): string {
