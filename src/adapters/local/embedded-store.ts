@@ -89,8 +89,14 @@ const DEFAULT_FEED_RETENTION = 100_000;
 const DEFAULT_QUERY_LIMIT = 1000;
 /** Client tokens remembered for idempotent retries, oldest forgotten first. */
 const MAX_CLIENT_TOKENS = 10_000;
-/** Reads a read-only open makes before giving up on a store that a writer compacts under each of them. */
-const READ_ONLY_ATTEMPTS = 5;
+/**
+ * Reads a read-only open makes before giving up on a store that a writer compacts under each of
+ * them, waiting longer after each (10, 20, 40 ... 250 ms: under 3 s in all). A loaded machine can
+ * make a busy writer's compactions land under several quick reads in a row; a reader should wait
+ * that out rather than tell its user to try again.
+ */
+const READ_ONLY_ATTEMPTS = 16;
+const readOnlyPause = (attempt: number): number => Math.min(10 * 2 ** (attempt - 1), 250);
 
 interface Partition {
   readonly items: Map<string, StoredItem>;
@@ -223,7 +229,7 @@ export class EmbeddedStore implements Store {
       // meanwhile) is damage, reported as a writer's open would report it.
       if (!compacted && (sameStateFiles(before, after) || attempt === READ_ONLY_ATTEMPTS)) throw openError(dir, failure);
       lastError = failure;
-      if (attempt < READ_ONLY_ATTEMPTS) await sleep(10 * attempt);
+      if (attempt < READ_ONLY_ATTEMPTS) await sleep(readOnlyPause(attempt));
     }
     const last = lastError === undefined ? '' : ` (last read: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
     throw new StoreError(`cannot read a consistent view of the store in ${dir}: a writer compacted it during each of ${READ_ONLY_ATTEMPTS} reads${last}; try again`, { dir, attempts: READ_ONLY_ATTEMPTS }, { cause: lastError });
