@@ -4,6 +4,9 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/adapters/local/embedded-store.ts';
+import type { WriteOp } from '../../src/core/ports/store.ts';
+import { ResultsItemEncoder } from '../../src/core/results-item-json.ts';
+import type { StoredResult } from '../../src/core/results-item.ts';
 
 /** Deep equality that also tells -0 from 0, key order and prototypes apart. */
 function sameJson(actual: unknown, expected: unknown): void {
@@ -120,6 +123,59 @@ describe('EmbeddedStore data copies', () => {
     } finally {
       await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('logs the JSON text a writer gives, byte for byte what it would have written itself, and keeps the data it was given', async () => {
+    const dirs = [fs.mkdtempSync(path.join(os.tmpdir(), 'argus-store-json-')), fs.mkdtempSync(path.join(os.tmpdir(), 'argus-store-json-'))];
+    // One fixed clock: the two logs differ only if the text does.
+    const clock = { now: () => Date.UTC(2026, 11, 4) };
+    const [plainStore, givenStore] = await Promise.all(dirs.map((dir) => EmbeddedStore.open({ dir, fsync: false, clock })));
+    try {
+      // Prepare: results items with their text, in one transaction with plain data, a copied odd value and a delete.
+      const versions = Object.freeze({ 'sc-28': 2 });
+      const entries: StoredResult[] = [
+        Object.freeze(['encrypted', 'Failed', 'bucket "logs" \u2028 not encrypted', 1, 2, 'sha256:a', versions, 'sha256:e'] as const),
+        Object.freeze(['versioned', 'Passed', 'ok', 3, 0, 'sha256:b', versions, null, 'sha256:older'] as const),
+      ];
+      const encoder = new ResultsItemEncoder();
+      const first = encoder.encode('stack/Bucket', 'sha256:r', entries);
+      const second = encoder.encode('stack/Logs', 'sha256:r2', entries.slice(1));
+      expect(first.json && second.json).toBeDefined();
+      const write = (withText: boolean): WriteOp[] => [
+        { type: 'put', pk: 'RESULTS#00', sk: 'stack/Bucket', data: first.item, ifVersion: 'absent', ...(withText ? { json: first.json } : {}) },
+        { type: 'put', pk: 'p', sk: 'odd', data: { when: new Date(0), gone: undefined }, ifVersion: 'any' },
+        { type: 'put', pk: 'RESULTS#01', sk: 'stack/Logs', data: second.item, ifVersion: 'absent', ...(withText ? { json: second.json } : {}) },
+        { type: 'delete', pk: 'p', sk: 'absent', ifVersion: 'any' },
+      ];
+
+      // Act
+      await plainStore?.transact(write(false), { clientToken: 'token-1' });
+      await givenStore?.transact(write(true), { clientToken: 'token-1' });
+
+      // Assess: the same log, the data held as given, and the same after a replay.
+      const logs = dirs.map((dir) => fs.readFileSync(path.join(dir, 'wal.jsonl'), 'utf8'));
+      expect(logs[1]).toBe(logs[0]);
+      // A transaction with data JSON changes is read back from its text whole.
+      sameJson((await givenStore?.get('RESULTS#00', 'stack/Bucket'))?.data, first.item);
+      sameJson((await givenStore?.get('p', 'odd'))?.data, { when: new Date(0).toJSON() });
+      // Otherwise the data given is held as it is, not copied.
+      const third = encoder.encode('stack/Queue', 'sha256:r3', entries);
+      await givenStore?.transact([{ type: 'put', pk: 'RESULTS#02', sk: 'stack/Queue', data: third.item, json: third.json, ifVersion: 'absent' }]);
+      expect((await givenStore?.get('RESULTS#02', 'stack/Queue'))?.data).toBe(third.item);
+      await givenStore?.close();
+      const reopened = await EmbeddedStore.open({ dir: dirs[1] as string, fsync: false });
+      try {
+        sameJson((await reopened.get('RESULTS#00', 'stack/Bucket'))?.data, first.item);
+        sameJson((await reopened.get('RESULTS#01', 'stack/Logs'))?.data, second.item);
+        sameJson((await reopened.get('RESULTS#02', 'stack/Queue'))?.data, third.item);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await plainStore?.close();
+      await givenStore?.close().catch(() => undefined);
+      for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

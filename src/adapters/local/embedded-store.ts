@@ -26,6 +26,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ArgusError, ConflictError, StoreError } from '#core/errors.ts';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
+import type { JsonText } from '#core/json-text.ts';
 import type {
   ChangeRecord,
   ItemKey,
@@ -292,14 +293,21 @@ export class EmbeddedStore implements Store {
     const versions: [pk: string, sk: string, version: number | undefined][] = [];
     // Plain JSON data is copied (frozen) before it is logged, so the log is the text of the copy.
     let plain = true;
+    // The JSON text writers gave, by op index: logged as given, their data kept as it is.
+    let given: Array<JsonText | undefined> | undefined;
     for (const op of ops) {
       const current = this.latestVersion(op.pk, op.sk);
       const conflict = conditionFailure(op, current);
       if (conflict) return this.inTurn({ kind: 'refuse', error: conflict });
       if (op.type === 'put') {
-        const copy = plain ? plainJsonCopy(op.data) : NOT_PLAIN;
-        if (copy === NOT_PLAIN) plain = false;
-        walOps.push(['put', op.pk, op.sk, copy === NOT_PLAIN ? op.data : copy]);
+        if (op.json !== undefined) {
+          (given ??= [])[walOps.length] = op.json;
+          walOps.push(['put', op.pk, op.sk, op.data]);
+        } else {
+          const copy = plain ? plainJsonCopy(op.data) : NOT_PLAIN;
+          if (copy === NOT_PLAIN) plain = false;
+          walOps.push(['put', op.pk, op.sk, copy === NOT_PLAIN ? op.data : copy]);
+        }
         versions.push([op.pk, op.sk, (current ?? 0) + 1]);
       }
       // Deleting an absent item changes nothing and, as in DynamoDB, emits no record.
@@ -313,7 +321,7 @@ export class EmbeddedStore implements Store {
     const entry: WalEntry = { tx: this.acceptedTx + 1, seq: this.acceptedSeq + walOps.length, t: this.clock.now(), token, fp, ops: walOps };
     let text: string;
     try {
-      text = JSON.stringify(entry);
+      text = given === undefined ? JSON.stringify(entry) : walEntryText(entry, given);
     } catch (cause) {
       throw new StoreError('write data is not JSON-serialisable', { firstKey: { pk: ops[0]?.pk, sk: ops[0]?.sk } }, { cause });
     }
@@ -797,6 +805,21 @@ function isFrozenPlainMember(member: unknown): boolean {
     default:
       return false;
   }
+}
+
+/**
+ * The entry's JSON text with the given texts of its ops' data in place, as `JSON.stringify` would
+ * write it: the header is stringified without its ops (the last member), and each op after it.
+ */
+function walEntryText(entry: WalEntry, given: ReadonlyArray<JsonText | undefined>): string {
+  const header = JSON.stringify({ ...entry, ops: [] });
+  let text = header.slice(0, -2);
+  entry.ops.forEach((op, i) => {
+    if (i > 0) text += ',';
+    const json = given[i];
+    text += json === undefined ? JSON.stringify(op) : `[${JSON.stringify(op[0])},${JSON.stringify(op[1])},${JSON.stringify(op[2])},${json}]`;
+  });
+  return `${text}]}`;
 }
 
 /** The conflict when the op's condition does not hold for the item at `current` (undefined: absent). */

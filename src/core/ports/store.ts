@@ -5,6 +5,7 @@
  * a version condition (optimistic concurrency); a transaction applies all its writes or none.
  * Every committed write appears on the change feed, shaped like a DynamoDB stream record.
  */
+import type { JsonText } from '../json-text.ts';
 
 export interface ItemKey {
   readonly pk: string;
@@ -24,7 +25,19 @@ export interface StoredItem<T = unknown> extends ItemKey {
 export type VersionCondition = number | 'absent' | 'any';
 
 export type WriteOp =
-  | { readonly type: 'put'; readonly pk: string; readonly sk: string; readonly data: unknown; readonly ifVersion: VersionCondition }
+  | {
+      readonly type: 'put';
+      readonly pk: string;
+      readonly sk: string;
+      readonly data: unknown;
+      readonly ifVersion: VersionCondition;
+      /**
+       * The data's JSON text, when the writer has made it already (results items, src/core/results-item-json.ts).
+       * A store that logs JSON writes it as given instead of serialising the data again, and keeps
+       * the data itself: it must be frozen all through, and what JSON gives back of it as it is.
+       */
+      readonly json?: JsonText;
+    }
   | { readonly type: 'delete'; readonly pk: string; readonly sk: string; readonly ifVersion: VersionCondition };
 
 export type ChangeEventName = 'INSERT' | 'MODIFY' | 'REMOVE';

@@ -10,6 +10,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { EvidenceLedger, EvidenceRecord } from '../ports/evidence-ledger.ts';
 import type { ItemKey, Store, WriteOp } from '../ports/store.ts';
 import { isKeyedResultsItem, resultOf, resultsItem, sameStoredContent, storedByAttestation, type AnyResultsItem, type StoredResult } from '../results-item.ts';
+import { ResultsItemEncoder } from '../results-item-json.ts';
 import { agentOwnerOf } from '../work/ownership.ts';
 
 export interface ProviderLookup {
@@ -124,8 +125,15 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
   return prepared.counts;
 }
 
-/** Evaluates a batch: runs its attestations and builds its writes, without writing anything. */
-export async function prepareBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>): Promise<PreparedBatch> {
+/**
+ * Evaluates a batch: runs its attestations and builds its writes, without writing anything.
+ * With an encoder, each results item goes with its JSON text, for a store that logs JSON.
+ */
+export async function prepareBatch(
+  deps: AttestDeps,
+  batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>,
+  encoder?: ResultsItemEncoder,
+): Promise<PreparedBatch> {
   const { store, engine, providers, clock } = deps;
   const evidence: EvidenceRecord[] | undefined = deps.evidence === undefined ? undefined : [];
   // First every run of the batch, back to back, then the bookkeeping: a tight loop of provider
@@ -164,7 +172,12 @@ export async function prepareBatch(deps: AttestDeps, batch: ReadonlyArray<readon
         for (const entry of entries) stored.set(entry[0], entry);
         results = [...stored.values()];
       }
-      ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: resultsItem(name, resourceDigest, results), ifVersion: current ? current.version : 'absent' });
+      const ifVersion = current ? current.version : 'absent';
+      if (encoder === undefined) ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: resultsItem(name, resourceDigest, results), ifVersion });
+      else {
+        const { item, json } = encoder.encode(name, resourceDigest, results);
+        ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, json, ifVersion });
+      }
     } else if (confirmed > 0) confirmedOnly.push({ name, checkedAt });
   });
   if (confirmedOnly.length > 0) {
@@ -213,6 +226,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   const { due, planned } = planDueWork(engine, startedAt);
   const counts = emptyCounts();
   const work = [...due];
+  // The embedded store logs each results item's JSON: most of it repeats from run to run.
+  const encoder = new ResultsItemEncoder();
   let aborted = false;
   // One batch commits while the next is evaluated: the store's write and sync overlap the CPU
   // work. Batches hold disjoint resources, so the next one never reads what is in flight.
@@ -229,7 +244,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
       aborted = true;
       break;
     }
-    const prepared = await prepareBatch(options, work.slice(i, i + batchSize));
+    const prepared = await prepareBatch(options, work.slice(i, i + batchSize), encoder);
     await landed();
     const commit = commitBatch(options, prepared).then(() => prepared.counts);
     // Awaited by `landed`; this only keeps a failure from being reported as unhandled meanwhile.

@@ -1,0 +1,103 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ResultsItemEncoder } from '../../src/core/results-item-json.ts';
+import type { StoredResult } from '../../src/core/results-item.ts';
+
+// Small pools, so names repeat across items with other outcomes, messages, digests and versions:
+// that is what the encoder's reused text must notice.
+const oddString = fc.oneof(
+  fc.constantFrom('', 'ok', 'x"y', 'back\\slash', 'line\nbreak', '\u2028', '\ud800', 'é', '\u0000'),
+  fc.string({ unit: 'binary', maxLength: 6 }),
+);
+const name = fc.constantFrom('encrypted', 'versioned', 'toString', '__proto__', 'a"b');
+const digest = fc.constantFrom('sha256:a', 'sha256:b', 'sha256:"c"');
+// Mostly times JSON keeps, so that most items get a text and their reuse is checked.
+const time = fc.oneof(
+  { arbitrary: fc.integer({ min: 0, max: 2 ** 42 }), weight: 8 },
+  { arbitrary: fc.constantFrom(0, -0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60), weight: 1 },
+);
+
+/** Version records, some shared between entries (the reconcile shares one per attestation). */
+const SHARED_VERSIONS = [Object.freeze({ 'sc-28': 1 }), Object.freeze({ 'sc-28': 2, 'ac-2': 1 }), Object.freeze({})];
+const versions: fc.Arbitrary<Readonly<Record<string, number>>> = fc.oneof(
+  { arbitrary: fc.constantFrom(...SHARED_VERSIONS), weight: 6 },
+  { arbitrary: fc
+    .record({ record: fc.dictionary(fc.constantFrom('sc-28', 'ac-2', '__proto__'), fc.oneof(fc.nat(), fc.constantFrom(-0, Number.NaN)), { noNullPrototype: true }), frozen: fc.boolean() })
+    .map(({ record, frozen }) => (frozen ? Object.freeze(record) : record)), weight: 1 },
+);
+
+const entry: fc.Arbitrary<StoredResult> = fc
+  .record({
+    attestation: name,
+    outcome: fc.constantFrom('Passed' as const, 'Failed' as const, 'Errored' as const),
+    message: oddString,
+    executedAt: time,
+    durationMs: time,
+    attestationDigest: digest,
+    requirementVersions: versions,
+    evidenceDigest: fc.option(digest, { nil: null }),
+    ownDigest: fc.option(digest, { nil: undefined }),
+    frozen: fc.constantFrom(true, true, true, false),
+  })
+  .map(({ attestation, outcome, message, executedAt, durationMs, attestationDigest, requirementVersions, evidenceDigest, ownDigest, frozen }) => {
+    const members = [attestation, outcome, message, executedAt, durationMs, attestationDigest, requirementVersions, evidenceDigest];
+    if (ownDigest !== undefined) members.push(ownDigest);
+    return (frozen ? Object.freeze(members) : members) as unknown as StoredResult;
+  });
+
+const item = fc.record({ resource: oddString, resourceDigest: digest, entries: fc.array(entry, { maxLength: 5 }) });
+
+/** Whether JSON gives the entries back as they are, frozen all through. */
+function keptAsIs(entries: readonly StoredResult[]): boolean {
+  const jsonNumber = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && !Object.is(n, -0);
+  return entries.every(
+    (e) =>
+      Object.isFrozen(e) &&
+      jsonNumber(e[3]) &&
+      jsonNumber(e[4]) &&
+      Object.isFrozen(e[6]) &&
+      Object.entries(e[6]).every(([k, v]) => k !== '__proto__' && jsonNumber(v)),
+  );
+}
+
+describe('ResultsItemEncoder', () => {
+  it('writes exactly what JSON.stringify writes, and only for items JSON gives back as they are', () => {
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 1, maxLength: 8 }), (items) => {
+        // One encoder across all items, as in a reconcile: its reused text must never go stale.
+        const encoder = new ResultsItemEncoder();
+        for (const { resource, resourceDigest, entries } of items) {
+          const { item: written, json } = encoder.encode(resource, resourceDigest, entries);
+          expect(written).toStrictEqual({ format: 2, resource, resourceDigest, results: entries });
+          expect(Object.isFrozen(written) && Object.isFrozen(written.results)).toBe(true);
+          if (keptAsIs(entries)) {
+            expect(json).toBe(JSON.stringify(written));
+            expect(JSON.parse(json as string)).toStrictEqual(written);
+          } else {
+            expect(json).toBeUndefined();
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it.each([
+    ['outcome', 1, 'Failed'],
+    ['message', 2, 'not encrypted'],
+    ['attestation digest', 5, 'sha256:a2'],
+    ['requirement versions', 6, Object.freeze({ 'sc-28': 2 })],
+    ['evidence digest', 7, 'sha256:e2'],
+    ['evidence digest (none)', 7, null],
+    ['own resource digest', 8, 'sha256:other'],
+  ] as const)('writes the next run of an attestation with its new %s', (_field, at, value) => {
+    const encoder = new ResultsItemEncoder();
+    const first = Object.freeze(['encrypted', 'Passed', 'ok', 1, 2, 'sha256:a', Object.freeze({ 'sc-28': 1 }), 'sha256:e1'] as const);
+    const members: unknown[] = [...first];
+    members[at] = value;
+    const next = Object.freeze(members) as unknown as StoredResult;
+    for (const e of [first, next]) {
+      expect(encoder.encode('r', 'sha256:r', [e]).json).toBe(JSON.stringify({ format: 2, resource: 'r', resourceDigest: 'sha256:r', results: [e] }));
+    }
+  });
+});
