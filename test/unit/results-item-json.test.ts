@@ -13,7 +13,8 @@ const name = fc.constantFrom('encrypted', 'versioned', 'toString', '__proto__', 
 const digest = fc.constantFrom('sha256:a', 'sha256:b', 'sha256:"c"');
 // Mostly times JSON keeps, so that most items get a text and their reuse is checked.
 const time = fc.oneof(
-  { arbitrary: fc.integer({ min: 0, max: 2 ** 42 }), weight: 8 },
+  { arbitrary: fc.integer({ min: 0, max: 2 ** 42 }), weight: 6 },
+  { arbitrary: fc.maxSafeNat(), weight: 2 },
   { arbitrary: fc.constantFrom(0, -0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60), weight: 1 },
 );
 
@@ -61,7 +62,7 @@ function keptAsIs(entries: readonly StoredResult[]): boolean {
 }
 
 describe('ResultsItemEncoder', () => {
-  it('writes exactly what JSON.stringify writes, and only for items JSON gives back as they are', () => {
+  it('writes the bytes of exactly what JSON.stringify writes, and only for items JSON gives back as they are', () => {
     fc.assert(
       fc.property(fc.array(item, { minLength: 1, maxLength: 8 }), (items) => {
         // One encoder across all items, as in a reconcile: its reused text must never go stale.
@@ -71,8 +72,9 @@ describe('ResultsItemEncoder', () => {
           expect(written).toStrictEqual({ format: 2, resource, resourceDigest, results: entries });
           expect(Object.isFrozen(written) && Object.isFrozen(written.results)).toBe(true);
           if (keptAsIs(entries)) {
-            expect(json).toBe(JSON.stringify(written));
-            expect(JSON.parse(json as string)).toStrictEqual(written);
+            const text = json?.toString('utf8');
+            expect(text).toBe(JSON.stringify(written));
+            expect(JSON.parse(text as string)).toStrictEqual(written);
           } else {
             expect(json).toBeUndefined();
           }
@@ -80,6 +82,20 @@ describe('ResultsItemEncoder', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('keeps every item it wrote intact while later ones fill its buffers, an item bigger than a buffer included', () => {
+    const encoder = new ResultsItemEncoder();
+    const versions = Object.freeze({ 'sc-28': 1 });
+    const written: Array<{ json: Buffer | undefined; expected: string }> = [];
+    for (let i = 0; i < 3000; i++) {
+      // Every 1000th item is one big message of about 400 KB.
+      const message = i % 1000 === 999 ? 'm'.repeat(400_000) : `message ${i}`;
+      const entries = [Object.freeze([`a${i % 7}`, 'Failed', message, 10 ** (i % 16), i, 'sha256:a', versions, null] as const)];
+      const { item, json } = encoder.encode(`r${i}`, 'sha256:r', entries);
+      written.push({ json, expected: JSON.stringify(item) });
+    }
+    for (const { json, expected } of written) expect(json?.toString('utf8')).toBe(expected);
   });
 
   it.each([
@@ -97,7 +113,7 @@ describe('ResultsItemEncoder', () => {
     members[at] = value;
     const next = Object.freeze(members) as unknown as StoredResult;
     for (const e of [first, next]) {
-      expect(encoder.encode('r', 'sha256:r', [e]).json).toBe(JSON.stringify({ format: 2, resource: 'r', resourceDigest: 'sha256:r', results: [e] }));
+      expect(encoder.encode('r', 'sha256:r', [e]).json?.toString('utf8')).toBe(JSON.stringify({ format: 2, resource: 'r', resourceDigest: 'sha256:r', results: [e] }));
     }
   });
 });

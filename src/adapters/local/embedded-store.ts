@@ -26,7 +26,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ArgusError, ConflictError, StoreError } from '#core/errors.ts';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
-import type { JsonText } from '#core/json-text.ts';
+import type { JsonBytes } from '#core/json-bytes.ts';
 import type {
   ChangeRecord,
   ItemKey,
@@ -293,8 +293,8 @@ export class EmbeddedStore implements Store {
     const versions: [pk: string, sk: string, version: number | undefined][] = [];
     // Plain JSON data is copied (frozen) before it is logged, so the log is the text of the copy.
     let plain = true;
-    // The JSON text writers gave, by op index: logged as given, their data kept as it is.
-    let given: Array<JsonText | undefined> | undefined;
+    // The JSON bytes writers gave, by op index: logged as given, their data kept as it is.
+    let given: Array<JsonBytes | undefined> | undefined;
     for (const op of ops) {
       const current = this.latestVersion(op.pk, op.sk);
       const conflict = conditionFailure(op, current);
@@ -319,19 +319,19 @@ export class EmbeddedStore implements Store {
     if (walOps.length === 0 && token === undefined) return this.inTurn({ kind: 'nothing' });
 
     const entry: WalEntry = { tx: this.acceptedTx + 1, seq: this.acceptedSeq + walOps.length, t: this.clock.now(), token, fp, ops: walOps };
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = given === undefined ? JSON.stringify(entry) : walEntryText(entry, given);
+      bytes = given === undefined ? Buffer.from(JSON.stringify(entry), 'utf8') : walEntryBytes(entry, given);
     } catch (cause) {
       throw new StoreError('write data is not JSON-serialisable', { firstKey: { pk: ops[0]?.pk, sk: ops[0]?.sk } }, { cause });
     }
     // Memory must hold exactly what a replay will rebuild: a plain copy is that already (JSON
     // text of plain data parses back to equal data); anything else is parsed back from the log.
-    const logged = plain ? entry : (JSON.parse(text) as WalEntry);
+    const logged = plain ? entry : (JSON.parse(bytes.toString('utf8')) as WalEntry);
     this.acceptedTx = entry.tx;
     this.acceptedSeq = entry.seq;
     for (const [pk, sk, version] of versions) this.setPendingVersion(pk, sk, { version, tx: entry.tx });
-    const result = this.inTurn({ kind: 'write', entry: logged, text: Buffer.from(text, 'utf8') });
+    const result = this.inTurn({ kind: 'write', entry: logged, text: bytes });
     if (token !== undefined && fp !== undefined) this.pendingTokens.set(token, { fp, result });
     return result;
   }
@@ -808,19 +808,25 @@ function isFrozenPlainMember(member: unknown): boolean {
 }
 
 /**
- * The entry's JSON text with the given texts of its ops' data in place, as `JSON.stringify` would
- * write it: the header is stringified without its ops (the last member), and each op after it.
+ * The bytes of the entry's JSON text with the given bytes of its ops' data in place, as
+ * `JSON.stringify` would write it: the header is stringified without its ops (the last member),
+ * then each op.
  */
-function walEntryText(entry: WalEntry, given: ReadonlyArray<JsonText | undefined>): string {
+function walEntryBytes(entry: WalEntry, given: ReadonlyArray<JsonBytes | undefined>): Buffer {
   const header = JSON.stringify({ ...entry, ops: [] });
-  let text = header.slice(0, -2);
+  const parts: Buffer[] = [Buffer.from(header.slice(0, -2), 'utf8')];
   entry.ops.forEach((op, i) => {
-    if (i > 0) text += ',';
+    const separator = i > 0 ? ',' : '';
     const json = given[i];
-    text += json === undefined ? JSON.stringify(op) : `[${JSON.stringify(op[0])},${JSON.stringify(op[1])},${JSON.stringify(op[2])},${json}]`;
+    if (json === undefined) parts.push(Buffer.from(separator + JSON.stringify(op), 'utf8'));
+    else parts.push(Buffer.from(`${separator}[${JSON.stringify(op[0])},${JSON.stringify(op[1])},${JSON.stringify(op[2])},`, 'utf8'), json, CLOSE_LIST);
   });
-  return `${text}]}`;
+  parts.push(CLOSE_ENTRY);
+  return Buffer.concat(parts);
 }
+
+const CLOSE_LIST = Buffer.from(']');
+const CLOSE_ENTRY = Buffer.from(']}');
 
 /** The conflict when the op's condition does not hold for the item at `current` (undefined: absent). */
 function conditionFailure(op: WriteOp, current: number | undefined): ConflictError | undefined {

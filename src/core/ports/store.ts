@@ -5,7 +5,7 @@
  * a version condition (optimistic concurrency); a transaction applies all its writes or none.
  * Every committed write appears on the change feed, shaped like a DynamoDB stream record.
  */
-import type { JsonText } from '../json-text.ts';
+import type { JsonBytes } from '../json-bytes.ts';
 
 export interface ItemKey {
   readonly pk: string;
@@ -32,11 +32,12 @@ export type WriteOp =
       readonly data: unknown;
       readonly ifVersion: VersionCondition;
       /**
-       * The data's JSON text, when the writer has made it already (results items, src/core/results-item-json.ts).
-       * A store that logs JSON writes it as given instead of serialising the data again, and keeps
-       * the data itself: it must be frozen all through, and what JSON gives back of it as it is.
+       * The data's JSON text as UTF-8, when the writer has made it already (results items,
+       * src/core/results-item-json.ts). A store that logs JSON writes it as given instead of
+       * serialising the data again, and keeps the data itself: it must be frozen all through,
+       * and what JSON gives back of it as it is.
        */
-      readonly json?: JsonText;
+      readonly json?: JsonBytes;
     }
   | { readonly type: 'delete'; readonly pk: string; readonly sk: string; readonly ifVersion: VersionCondition };
 

@@ -1,8 +1,0 @@
-declare const jsonTextBrand: unique symbol;
-
-/**
- * The JSON text of a value, exactly as `JSON.stringify` writes it, of a value that JSON keeps as
- * it is (`JSON.parse` of the text gives back an equal value). Only encoders that are tested to
- * agree with `JSON.stringify` make one; a store may log it instead of serialising the value again.
- */
-export type JsonText = string & { readonly [jsonTextBrand]: true };
