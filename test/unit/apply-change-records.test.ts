@@ -49,7 +49,7 @@ describe('applyChangeRecords', () => {
     applyChangeRecords(engine, [resultsItem(resultFor(engine, 'bucket', 'encrypted', 'Passed'), resultFor(engine, 'bucket', 'versioned', 'Failed'))]);
     applyChangeRecords(engine, [resultsItem(resultFor(engine, 'bucket', 'versioned', 'Passed'))]);
     engine.flush();
-    expect([...(engine.resultsOf('bucket')?.keys() ?? [])]).toEqual(['versioned']);
+    expect([...(engine.resultsOf('bucket')?.values() ?? [])].map((r) => r.attestation)).toEqual(['versioned']);
     expect(engine.evaluation('bucket')?.attestations.get('encrypted')?.status).toBe('Pending');
     expect(engine.evaluation('bucket')?.attestations.get('versioned')?.status).toBe('Passed');
   });

@@ -7,8 +7,10 @@ import type {
   ResourceImplementationState,
   ResourceRequirementState,
 } from '../model.ts';
+import { plainAttestationState } from './attestation-state.ts';
 import { DefinitionIndex } from './definition-index.ts';
 import { cmp, evaluateResource, type ResourceEvaluation } from './evaluate-resource.ts';
+import { ResourceResults } from './resource-results.ts';
 import { rollUp, type EffectiveState } from './roll-up.ts';
 
 /** A roll-up entry on a resource the requirement does not apply to itself (e.g. an account). */
@@ -58,7 +60,8 @@ export function computeDerivedState(
   const byResource = groupResults(results);
   const evaluations = new Map<string, ResourceEvaluation>();
   for (const name of index.resources.keys()) {
-    const e = evaluateResource(index, name, byResource.get(name), now);
+    const own = byResource.get(name);
+    const e = evaluateResource(index, name, own === undefined ? undefined : ResourceResults.ofResults(name, own.values(), undefined), now);
     if (e) evaluations.set(name, e);
   }
   const effective = new Map<string, Map<string, EffectiveState>>();
@@ -93,7 +96,7 @@ export function snapshotOf(view: DerivedView): DerivedState {
     const e = view.evaluation(name);
     const eff = view.effective(name) ?? new Map<string, EffectiveState>();
     if (!e) continue;
-    for (const a of [...e.attestations.keys()].sort(cmp)) attestations.push(e.attestations.get(a) as ResourceAttestationState);
+    for (const a of [...e.attestations.keys()].sort(cmp)) attestations.push(plainAttestationState(e.attestations.get(a) as ResourceAttestationState));
     for (const i of [...e.implementations.keys()].sort(cmp)) implementations.push(e.implementations.get(i) as ResourceImplementationState);
     for (const req of [...eff.keys()].sort(cmp)) {
       const own = e.requirements.get(req);

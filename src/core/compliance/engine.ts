@@ -1,10 +1,12 @@
-import { ownTime, withCheckedAt, type CheckedItem } from '../checked-item.ts';
+import type { CheckedItem } from '../checked-item.ts';
 import { canonicalJson } from '../digest.ts';
 import type { AnyDefinition, AttestationResult, DefinitionKind, Implementation, Resource } from '../model.ts';
 import { DefinitionIndex } from './definition-index.ts';
 import { snapshotOf, type DerivedState } from './derived-state.ts';
 import { evaluateResource, type ResourceEvaluation } from './evaluate-resource.ts';
+import { resultsOf, type AnyResultsItem } from '../results-item.ts';
 import { MinHeap } from './min-heap.ts';
+import { ResourceResults } from './resource-results.ts';
 import { rollUp, type EffectiveState } from './roll-up.ts';
 
 const NO_VERSIONS: Readonly<Record<string, number>> = Object.freeze({});
@@ -50,8 +52,8 @@ export interface FlushStats {
  */
 export class ComplianceEngine {
   readonly index = new DefinitionIndex();
-  /** Latest results, each merged with its checked-at time (`lastCheckedAt`). */
-  private readonly results = new Map<string, Map<string, AttestationResult>>();
+  /** Latest results by resource, as stored, with the checked-at times that apply to them. */
+  private readonly results = new Map<string, ResourceResults>();
   /** Checked-at times by resource, as their CHECKED items hold them. */
   private readonly checked = new Map<string, Readonly<Record<string, number>>>();
   /** Derived state by resource: exactly the existing resources after a flush. */
@@ -86,7 +88,13 @@ export class ComplianceEngine {
     const engine = new ComplianceEngine(now);
     for (const def of definitions) engine.index.upsert(def);
     for (const c of checked) engine.checked.set(c.resource, c.checkedAt);
-    for (const r of results) engine.storeResult(r);
+    const byResource = new Map<string, AttestationResult[]>();
+    for (const r of results) {
+      const list = byResource.get(r.resource);
+      if (list) list.push(r);
+      else byResource.set(r.resource, [r]);
+    }
+    for (const [resource, list] of byResource) engine.results.set(resource, ResourceResults.ofResults(resource, list, engine.checked.get(resource)));
     for (const name of engine.index.resources.keys()) engine.dirty.add(name);
     engine.allDirty = true;
     engine.flush();
@@ -115,17 +123,22 @@ export class ComplianceEngine {
 
   /**
    * Replaces all results of a resource at once (its results item was written): the same as
-   * `removeResults` then `putResult` of each, with one map built instead of one change per result.
+   * `removeResults` then `putResult` of each. The item's entries are kept as they are.
    */
-  replaceResults(resource: string, results: Iterable<AttestationResult>): void {
-    const m = new Map<string, AttestationResult>();
-    const times = this.checked.get(resource);
-    for (const result of results) {
+  replaceResults(resource: string, item: AnyResultsItem): void {
+    const kept = ResourceResults.ofItem(resource, item, this.checked.get(resource));
+    if (kept !== undefined && kept.size > 0) {
+      this.results.set(resource, kept);
+      this.dirty.add(resource);
+      return;
+    }
+    const own: AttestationResult[] = [];
+    for (const result of kept === undefined ? resultsOf(item) : []) {
       // A result filed under another resource goes there, as `putResult` would file it.
       if (result.resource !== resource) this.putResult(result);
-      else m.set(result.attestation, times ? withCheckedAt(result, ownTime(times, result.attestation)) : result);
+      else own.push(result);
     }
-    if (m.size > 0) this.results.set(resource, m);
+    if (own.length > 0) this.results.set(resource, ResourceResults.ofResults(resource, own, this.checked.get(resource)));
     else if (!this.results.delete(resource)) return;
     this.dirty.add(resource);
   }
@@ -151,10 +164,9 @@ export class ComplianceEngine {
   }
 
   private remerge(resource: string): void {
-    const m = this.results.get(resource);
-    if (!m) return;
-    const times = this.checked.get(resource);
-    for (const [attestation, r] of m) m.set(attestation, withCheckedAt(r, times ? ownTime(times, attestation) : undefined));
+    const current = this.results.get(resource);
+    if (!current) return;
+    this.results.set(resource, current.withChecked(this.checked.get(resource)));
     this.dirty.add(resource);
   }
 
@@ -280,7 +292,8 @@ export class ComplianceEngine {
     return this.derived.get(resource)?.effective;
   }
 
-  resultsOf(resource: string): ReadonlyMap<string, AttestationResult> | undefined {
+  /** The latest results of a resource (each made when read). */
+  resultsOf(resource: string): ResourceResults | undefined {
     return this.results.get(resource);
   }
 
@@ -347,10 +360,9 @@ export class ComplianceEngine {
   }
 
   private storeResult(result: AttestationResult): void {
-    let m = this.results.get(result.resource);
-    if (!m) this.results.set(result.resource, (m = new Map()));
+    const current = this.results.get(result.resource);
     const times = this.checked.get(result.resource);
-    m.set(result.attestation, times ? withCheckedAt(result, ownTime(times, result.attestation)) : result);
+    this.results.set(result.resource, current ? current.withResult(result, times) : ResourceResults.ofResults(result.resource, [result], times));
   }
 
   /** Queues the time at which a resource's evaluation changes by itself (once per time). */
@@ -438,12 +450,7 @@ export class ComplianceEngine {
 
   private markResourcesWithResultsFor(requirement: string): void {
     for (const [resource, m] of this.results) {
-      for (const r of m.values()) {
-        if (r.requirementVersions[requirement] !== undefined) {
-          this.dirty.add(resource);
-          break;
-        }
-      }
+      if (m.recordsRequirement(requirement)) this.dirty.add(resource);
     }
   }
 

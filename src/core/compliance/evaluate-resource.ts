@@ -1,5 +1,4 @@
 import type {
-  AttestationResult,
   ComplianceReason,
   ComplianceStatus,
   Implementation,
@@ -10,7 +9,10 @@ import type {
   Waiver,
 } from '../model.ts';
 import { selectorMatches, type SelectableResource } from '../selector.ts';
+import type { StoredResult } from '../results-item.ts';
+import { StoredAttestationState } from './attestation-state.ts';
 import { selectable, type DefinitionIndex } from './definition-index.ts';
+import type { ResourceResults } from './resource-results.ts';
 
 /** An Errored result is retried after this long even when the attestation's freshness is longer. */
 export const ERRORED_RETRY_MS = 5 * 60_000;
@@ -35,41 +37,28 @@ export interface ResourceEvaluation {
   readonly nextChangeAt: number;
 }
 
-/** Results of one resource by attestation name. */
-export type ResourceResults = ReadonlyMap<string, AttestationResult>;
-
 type Resolution = 'Valid' | 'Unknown' | 'Invalid';
 
-/** Why a recorded result no longer counts, or undefined while it still does. */
-export function staleReason(
-  index: DefinitionIndex,
-  result: AttestationResult,
-  resourceDigest: string,
-  now: number,
-): StaleReason | undefined {
-  const attestation = index.attestations.get(result.attestation);
-  const digest = index.attestationDigest(result.attestation);
-  return attestation && digest !== undefined ? staleReasonOf(index, digest, attestation.spec.freshnessMs, result, resourceDigest, now) : 'AttestationChanged';
-}
-
+/** Why a stored entry's result no longer counts, or undefined while it still does. */
 function staleReasonOf(
   index: DefinitionIndex,
   attestationDigest: string,
   freshnessMs: number,
-  result: AttestationResult,
+  results: ResourceResults,
+  entry: StoredResult,
   resourceDigest: string,
   now: number,
 ): StaleReason | undefined {
-  if (attestationDigest !== result.attestationDigest) return 'AttestationChanged';
-  if (result.resourceDigest !== resourceDigest) return 'ResourceChanged';
-  const versions = result.requirementVersions;
+  if (attestationDigest !== results.attestationDigestOf(entry)) return 'AttestationChanged';
+  if (results.resourceDigestOf(entry) !== resourceDigest) return 'ResourceChanged';
+  const versions = results.requirementVersionsOf(entry);
   // for-in, not Object.entries: this runs for every result of every evaluated resource.
   for (const req in versions) {
     if (!Object.hasOwn(versions, req)) continue;
     const current = index.requirements.get(req);
     if (current && current.spec.version !== versions[req]) return 'RequirementVersionChanged';
   }
-  if (now >= expiresAt(result, freshnessMs)) return 'Expired';
+  if (now >= expiresAt(results, entry, freshnessMs)) return 'Expired';
   return undefined;
 }
 
@@ -77,10 +66,11 @@ function staleReasonOf(
  * When a result expires: freshness counts from its latest run, `executedAt` or the latest
  * unchanged re-run (`lastCheckedAt`, from the resource's CHECKED item), whichever is later.
  */
-export function expiresAt(result: AttestationResult, freshnessMs: number): number {
-  const lifetime = result.outcome === 'Errored' ? Math.min(freshnessMs, ERRORED_RETRY_MS) : freshnessMs;
-  const checked = result.lastCheckedAt;
-  const ranAt = checked !== undefined && checked > result.executedAt ? checked : result.executedAt;
+function expiresAt(results: ResourceResults, entry: StoredResult, freshnessMs: number): number {
+  const lifetime = results.outcomeOf(entry) === 'Errored' ? Math.min(freshnessMs, ERRORED_RETRY_MS) : freshnessMs;
+  const executedAt = results.executedAtOf(entry);
+  const checked = results.lastCheckedAtOf(entry);
+  const ranAt = checked !== undefined && checked > executedAt ? checked : executedAt;
   return ranAt + lifetime;
 }
 
@@ -153,18 +143,18 @@ export function evaluateResource(
       const name = entry.name;
       let state = fresh ? undefined : attestations.get(name);
       if (!state) {
-        const result = results?.get(name);
-        if (!result) {
+        const stored = results?.entry(name);
+        if (!results || !stored) {
           state = { resource: resourceName, attestation: name, status: 'Pending' };
         } else {
           const freshnessMs = entry.attestation.spec.freshnessMs;
-          const reason = staleReasonOf(index, entry.digest, freshnessMs, result, digest, now);
+          const reason = staleReasonOf(index, entry.digest, freshnessMs, results, stored, digest, now);
           if (reason) {
-            state = { resource: resourceName, attestation: name, status: 'Stale', staleReason: reason, result };
+            state = new StoredAttestationState(resourceName, name, 'Stale', reason, results, stored);
           } else {
-            const at = expiresAt(result, freshnessMs);
+            const at = expiresAt(results, stored, freshnessMs);
             if (at < nextChangeAt) nextChangeAt = at;
-            state = { resource: resourceName, attestation: name, status: result.outcome, result };
+            state = new StoredAttestationState(resourceName, name, results.outcomeOf(stored), undefined, results, stored);
           }
         }
         attestations.set(name, state);

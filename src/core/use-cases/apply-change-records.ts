@@ -3,7 +3,7 @@ import type { ComplianceEngine } from '../compliance/engine.ts';
 import { parseKey } from '../keys.ts';
 import type { AnyDefinition } from '../model.ts';
 import type { ChangeRecord } from '../ports/store.ts';
-import { resultsOf, type AnyResultsItem } from '../results-item.ts';
+import type { AnyResultsItem } from '../results-item.ts';
 
 /**
  * The stream handler: feeds committed store changes to the engine (definitions upserted or
@@ -19,7 +19,7 @@ export function applyChangeRecords(engine: ComplianceEngine, records: readonly C
       else engine.upsertDefinition(NewImage.data as AnyDefinition);
     } else if (key.type === 'results') {
       if (record.eventName === 'REMOVE' || !NewImage) engine.removeResults(key.resource);
-      else engine.replaceResults(key.resource, resultsOf(NewImage.data as AnyResultsItem));
+      else engine.replaceResults(key.resource, NewImage.data as AnyResultsItem);
     } else if (key.type === 'checked') {
       if (record.eventName === 'REMOVE' || !NewImage) engine.removeChecked(key.resource);
       else engine.putChecked(key.resource, (NewImage.data as CheckedItem).checkedAt ?? {});
