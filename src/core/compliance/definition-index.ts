@@ -42,6 +42,28 @@ export interface RunRecord {
 
 const NO_APPLICABLE: Applicable = Object.freeze({ names: Object.freeze([]), entries: Object.freeze([]), distinct: true });
 
+/**
+ * What evaluating a resource needs from the definitions alone: which requirements apply to it,
+ * which implementations act on it and with which attestations, and which of those implement each
+ * requirement. It changes only when a definition does, so the index keeps it (`evaluationPlan`).
+ */
+export interface EvaluationPlan {
+  /** The requirements that apply to the resource. */
+  readonly requirements: readonly Requirement[];
+  /** The implementations that act on it (`relevantImplementations`), sorted by name. */
+  readonly reaching: readonly Implementation[];
+  /** Per implementation of `reaching`, its attestations for the resource's type. */
+  readonly applicable: readonly Applicable[];
+  /** Per requirement of `requirements`, its implementations among `reaching`. */
+  readonly implementationsOf: readonly RequirementImplementations[];
+}
+
+/** The implementations of one requirement among a plan's `reaching`: their indexes there, and names. */
+export interface RequirementImplementations {
+  readonly indexes: readonly number[];
+  readonly names: readonly string[];
+}
+
 /** An implementation's applicable attestations by type, and the types they can check at all. */
 interface ImplAttestations {
   readonly byType: Map<string, Applicable>;
@@ -93,6 +115,9 @@ export class DefinitionIndex {
    */
   private runRecordsCache = new WeakMap<readonly Implementation[], Map<string, ReadonlyMap<string, RunRecord>>>();
   private requirementsByTypeCache: { byType: Map<string, CandidateRequirements>; general: readonly Requirement[] } | undefined;
+  /** Evaluation plans by resource, and shared by the resources of a type that the same implementations reach. */
+  private plansByResource = new WeakMap<Resource, EvaluationPlan>();
+  private sharedPlans = new WeakMap<readonly Implementation[], Map<string, EvaluationPlan>>();
 
   static from(defs: Iterable<AnyDefinition>): DefinitionIndex {
     const index = new DefinitionIndex();
@@ -309,6 +334,63 @@ export class DefinitionIndex {
   }
 
   /**
+   * What evaluating a resource needs from the definitions (see `EvaluationPlan`), kept until a
+   * Resource, Implementation, Attestation or Requirement changes: re-evaluating a resource whose
+   * results changed (every resource, in a full reconcile) then redoes none of it.
+   */
+  evaluationPlan(r: Resource): EvaluationPlan {
+    let plan = this.plansByResource.get(r);
+    if (plan === undefined) this.plansByResource.set(r, (plan = this.planEvaluation(r)));
+    return plan;
+  }
+
+  private planEvaluation(r: Resource): EvaluationPlan {
+    const type = r.spec.type;
+    // Requirements that select this type alone apply without matching; the view is built only
+    // when a broader one needs matching.
+    const candidates = this.candidateRequirements(type);
+    let view: SelectableResource | undefined;
+    let requirements: readonly Requirement[] = candidates.exact;
+    let names: ReadonlySet<string> = candidates.exactNames;
+    // The type's shared lists, copied only when a broader requirement applies too.
+    let grown: Requirement[] | undefined;
+    let grownNames: Set<string> | undefined;
+    for (const req of candidates.general) {
+      if (!selectorMatches(req.spec.appliesTo, (view ??= selectable(r)))) continue;
+      if (!grown || !grownNames) {
+        requirements = grown = [...candidates.exact];
+        names = grownNames = new Set(candidates.exactNames);
+      }
+      grown.push(req);
+      grownNames.add(req.metadata.name);
+    }
+    const reaching = this.relevantImplementations(r, names);
+    // The type's own requirements and a shared list of implementations: the same plan as every
+    // resource of the type under the same parent.
+    if (grown !== undefined) return this.buildPlan(type, requirements, reaching);
+    let byType = this.sharedPlans.get(reaching);
+    if (!byType) this.sharedPlans.set(reaching, (byType = new Map()));
+    let plan = byType.get(type);
+    if (!plan) byType.set(type, (plan = this.buildPlan(type, requirements, reaching)));
+    return plan;
+  }
+
+  private buildPlan(type: string, requirements: readonly Requirement[], reaching: readonly Implementation[]): EvaluationPlan {
+    const applicable = reaching.map((impl) => this.applicable(impl, type));
+    const implementationsOf = requirements.map((req): RequirementImplementations => {
+      const indexes: number[] = [];
+      const names: string[] = [];
+      reaching.forEach((impl, i) => {
+        if (!impl.spec.requirements.includes(req.metadata.name)) return;
+        indexes.push(i);
+        names.push(impl.metadata.name);
+      });
+      return Object.freeze({ indexes: Object.freeze(indexes), names: Object.freeze(names) });
+    });
+    return Object.freeze({ requirements, reaching, applicable: Object.freeze(applicable), implementationsOf: Object.freeze(implementationsOf) });
+  }
+
+  /**
    * Implementations that reach a resource, sorted by name: those targeting it, and cascading ones
    * targeting it or an ancestor. Memoised per ancestor, so a flush over a large tree walks each
    * parent chain once.
@@ -474,6 +556,8 @@ export class DefinitionIndex {
     // Run records hold requirement versions and attestation digests, beside what reaches whom.
     if (kind === 'Resource' || kind === 'Implementation' || kind === 'Attestation' || kind === 'Requirement') {
       this.runRecordsCache = new WeakMap();
+      this.plansByResource = new WeakMap();
+      this.sharedPlans = new WeakMap();
     }
     if (kind === 'Implementation') {
       this.applicableCache.delete(name);

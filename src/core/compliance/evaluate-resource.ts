@@ -11,7 +11,7 @@ import type {
 import { selectorMatches, type SelectableResource } from '../selector.ts';
 import type { StoredResult } from '../results-item.ts';
 import { StoredAttestationState } from './attestation-state.ts';
-import { selectable, type DefinitionIndex } from './definition-index.ts';
+import { selectable, type Applicable, type ApplicableAttestation, type DefinitionIndex, type RequirementImplementations } from './definition-index.ts';
 import type { ResourceResults } from './resource-results.ts';
 
 /** An Errored result is retried after this long even when the attestation's freshness is longer. */
@@ -102,44 +102,28 @@ export function evaluateResource(
 ): ResourceEvaluation | undefined {
   const resource = index.resources.get(resourceName);
   if (!resource) return undefined;
-  const type = resource.spec.type;
   const digest = resource.spec.digest;
   let nextChangeAt = Number.POSITIVE_INFINITY;
-
-  // Requirements that apply to this resource, found through the by-type index. The exact ones
-  // select this type alone, so they apply without matching; the view is only built when needed.
-  const candidates = index.candidateRequirements(type);
-  let view: SelectableResource | undefined;
-  let applicableRequirements: readonly Requirement[] = candidates.exact;
-  let applicableNames: ReadonlySet<string> = candidates.exactNames;
-  // The type's shared lists, copied only when a broader requirement applies too.
-  let grown: Requirement[] | undefined;
-  let grownNames: Set<string> | undefined;
-  for (const req of candidates.general) {
-    if (!selectorMatches(req.spec.appliesTo, (view ??= selectable(resource)))) continue;
-    if (!grown || !grownNames) {
-      applicableRequirements = grown = [...candidates.exact];
-      applicableNames = grownNames = new Set(candidates.exactNames);
-    }
-    grown.push(req);
-    grownNames.add(req.metadata.name);
-  }
+  // What applies and reaches here comes from the definitions alone: planned once, kept by the index.
+  const plan = index.evaluationPlan(resource);
+  const reaching = plan.reaching;
 
   // A reaching implementation is materialised only where it does something: it has an
   // attestation for this type, or one of its requirements applies here.
   const attestations = new Map<string, ResourceAttestationState>();
   const implementations = new Map<string, ResourceImplementationState>();
-  const reaching = index.relevantImplementations(resource, applicableNames);
   const resolutions: ImplResolution[] = [];
   for (let i = 0; i < reaching.length; i++) {
     const impl = reaching[i] as Implementation;
-    const applicable = index.applicable(impl, type);
+    const applicable = plan.applicable[i] as Applicable;
     // The first implementation's states are all new unless it lists an attestation twice.
     const fresh = i === 0 && applicable.distinct;
     let passed = 0;
     let failed = 0;
     let errored = false;
-    for (const entry of applicable.entries) {
+    const entries = applicable.entries;
+    for (let k = 0; k < entries.length; k++) {
+      const entry = entries[k] as ApplicableAttestation;
       const name = entry.name;
       let state = fresh ? undefined : attestations.get(name);
       if (!state) {
@@ -175,26 +159,19 @@ export function evaluateResource(
   }
 
   const requirements = new Map<string, OwnRequirementState>();
-  for (const req of applicableRequirements) {
+  let view: SelectableResource | undefined;
+  for (let q = 0; q < plan.requirements.length; q++) {
+    const req = plan.requirements[q] as Requirement;
     const name = req.metadata.name;
-    // Indexes in `reaching` of the implementations of this requirement.
-    const implsOfReq: number[] = [];
-    const implNames: string[] = [];
-    for (let i = 0; i < reaching.length; i++) {
-      const impl = reaching[i] as Implementation;
-      if (impl.spec.requirements.includes(name)) {
-        implsOfReq.push(i);
-        implNames.push(impl.metadata.name);
-      }
-    }
+    const own = plan.implementationsOf[q] as RequirementImplementations;
     const waiver = index.waivers.size === 0 ? undefined : activeWaiver(index, name, (view ??= selectable(resource)), now);
     if (waiver) {
       nextChangeAt = Math.min(nextChangeAt, waiver.spec.expiresAt);
-      requirements.set(name, { resource: resourceName, requirement: name, status: 'Exempt', reason: 'Waived', implementations: implNames, waiver: waiver.metadata.name });
+      requirements.set(name, { resource: resourceName, requirement: name, status: 'Exempt', reason: 'Waived', implementations: own.names, waiver: waiver.metadata.name });
       continue;
     }
-    const { status, reason } = requirementStatus(req.spec.requiredImplementationClasses, reaching, implsOfReq, resolutions);
-    requirements.set(name, { resource: resourceName, requirement: name, status, reason, implementations: implNames });
+    const { status, reason } = requirementStatus(req.spec.requiredImplementationClasses, reaching, own.indexes, resolutions);
+    requirements.set(name, { resource: resourceName, requirement: name, status, reason, implementations: own.names });
   }
 
   return { resource: resourceName, attestations, implementations, requirements, nextChangeAt };
