@@ -109,8 +109,15 @@ describe('evaluateResource', () => {
             const own = results.get(name);
             const actual = evaluateResource(index, name, own && ResourceResults.ofResults(name, own.values(), undefined), now);
             const expected = referenceEvaluate(index, name, own, now);
-            // States as plain objects: a state's result is made when read.
-            expect(actual && { ...actual, attestations: new Map([...actual.attestations].map(([k, v]) => [k, plainAttestationState(v)])) }).toEqual(expected);
+            // Maps as plain Maps, and states as plain objects: a state's result is made when read.
+            expect(
+              actual && {
+                ...actual,
+                attestations: new Map([...actual.attestations].map(([k, v]) => [k, plainAttestationState(v)])),
+                implementations: new Map(actual.implementations),
+                requirements: new Map(actual.requirements),
+              },
+            ).toEqual(expected);
             // Same iteration order too (due work and reports follow it).
             expect([...(actual?.attestations.keys() ?? [])]).toEqual([...(expected?.attestations.keys() ?? [])]);
             expect([...(actual?.implementations.keys() ?? [])]).toEqual([...(expected?.implementations.keys() ?? [])]);

@@ -12,6 +12,7 @@ import type {
   Waiver,
 } from '../model.ts';
 import { isIdOnlySelector, selectorMatches, typeMatchesAny, type SelectableResource } from '../selector.ts';
+import { slotsOf, type Slots } from './slot-map.ts';
 
 /** Upper bound on tree depth walked; a deeper chain is treated as a cycle and cut. */
 const MAX_DEPTH = 64;
@@ -56,6 +57,12 @@ export interface EvaluationPlan {
   readonly applicable: readonly Applicable[];
   /** Per requirement of `requirements`, its implementations among `reaching`. */
   readonly implementationsOf: readonly RequirementImplementations[];
+  /** The keys of an evaluation's maps: attestations (first listed first), implementations, requirements. */
+  readonly attestationSlots: Slots;
+  /** Per implementation of `reaching`, the slot of each of its applicable attestations. */
+  readonly attestationSlotsOf: readonly (readonly number[])[];
+  readonly implementationSlots: Slots;
+  readonly requirementSlots: Slots;
 }
 
 /** The implementations of one requirement among a plan's `reaching`: their indexes there, and names. */
@@ -387,7 +394,17 @@ export class DefinitionIndex {
       });
       return Object.freeze({ indexes: Object.freeze(indexes), names: Object.freeze(names) });
     });
-    return Object.freeze({ requirements, reaching, applicable: Object.freeze(applicable), implementationsOf: Object.freeze(implementationsOf) });
+    const attestationSlots = slotsOf(applicable.flatMap((a) => a.names));
+    return Object.freeze({
+      requirements,
+      reaching,
+      applicable: Object.freeze(applicable),
+      implementationsOf: Object.freeze(implementationsOf),
+      attestationSlots,
+      attestationSlotsOf: Object.freeze(applicable.map((a) => Object.freeze(a.entries.map((e) => attestationSlots.slotOf.get(e.name) as number)))),
+      implementationSlots: slotsOf(reaching.map((impl) => impl.metadata.name)),
+      requirementSlots: slotsOf(requirements.map((req) => req.metadata.name)),
+    });
   }
 
   /**

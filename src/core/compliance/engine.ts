@@ -304,8 +304,8 @@ export class ComplianceEngine {
   /** Pairs never attested, or whose result went Stale. Call after `flush()`. */
   *dueWork(): IterableIterator<WorkItem> {
     for (const [resource, { evaluation }] of this.derived) {
-      for (const [attestation, s] of evaluation.attestations) {
-        if (s.status === 'Pending' || s.status === 'Stale') yield { resource, attestation };
+      for (const s of evaluation.attestations.values()) {
+        if (s.status === 'Pending' || s.status === 'Stale') yield { resource, attestation: s.attestation };
       }
     }
   }
@@ -318,8 +318,8 @@ export class ComplianceEngine {
     const out: Array<[string, string[]]> = [];
     for (const [resource, { evaluation }] of this.derived) {
       let due: string[] | undefined;
-      for (const [attestation, s] of evaluation.attestations) {
-        if (s.status === 'Pending' || s.status === 'Stale') (due ??= []).push(attestation);
+      for (const s of evaluation.attestations.values()) {
+        if (s.status === 'Pending' || s.status === 'Stale') (due ??= []).push(s.attestation);
       }
       if (due) out.push([resource, due]);
     }

@@ -13,6 +13,7 @@ import type { StoredResult } from '../results-item.ts';
 import { StoredAttestationState } from './attestation-state.ts';
 import { selectable, type Applicable, type ApplicableAttestation, type DefinitionIndex, type RequirementImplementations } from './definition-index.ts';
 import type { ResourceResults } from './resource-results.ts';
+import { SlotMap } from './slot-map.ts';
 
 /** An Errored result is retried after this long even when the attestation's freshness is longer. */
 export const ERRORED_RETRY_MS = 5 * 60_000;
@@ -109,24 +110,25 @@ export function evaluateResource(
   const reaching = plan.reaching;
 
   // A reaching implementation is materialised only where it does something: it has an
-  // attestation for this type, or one of its requirements applies here.
-  const attestations = new Map<string, ResourceAttestationState>();
-  const implementations = new Map<string, ResourceImplementationState>();
+  // attestation for this type, or one of its requirements applies here. The maps' keys are the
+  // plan's; only their values are made here.
+  const attestationStates: ResourceAttestationState[] = [];
+  const implementationStates: ResourceImplementationState[] = [];
   const resolutions: ImplResolution[] = [];
   for (let i = 0; i < reaching.length; i++) {
     const impl = reaching[i] as Implementation;
     const applicable = plan.applicable[i] as Applicable;
-    // The first implementation's states are all new unless it lists an attestation twice.
-    const fresh = i === 0 && applicable.distinct;
+    const slots = plan.attestationSlotsOf[i] as readonly number[];
     let passed = 0;
     let failed = 0;
     let errored = false;
     const entries = applicable.entries;
     for (let k = 0; k < entries.length; k++) {
       const entry = entries[k] as ApplicableAttestation;
-      const name = entry.name;
-      let state = fresh ? undefined : attestations.get(name);
+      const slot = slots[k] as number;
+      let state = attestationStates[slot];
       if (!state) {
+        const name = entry.name;
         const stored = results?.entry(name);
         if (!results || !stored) {
           state = { resource: resourceName, attestation: name, status: 'Pending' };
@@ -141,7 +143,7 @@ export function evaluateResource(
             state = new StoredAttestationState(resourceName, name, results.outcomeOf(stored), undefined, results, stored);
           }
         }
-        attestations.set(name, state);
+        attestationStates[slot] = state;
       }
       if (state.status === 'Passed') passed++;
       else if (state.status === 'Failed') failed++;
@@ -150,15 +152,15 @@ export function evaluateResource(
     const total = applicable.names.length;
     const resolution = resolve(impl.spec.policy, total, passed, failed);
     resolutions.push(resolutionOf(resolution, errored, total === 0));
-    implementations.set(impl.metadata.name, {
+    implementationStates[plan.implementationSlots.slotOf.get(impl.metadata.name) as number] = {
       resource: resourceName,
       implementation: impl.metadata.name,
       valid: resolution === 'Valid',
       attestations: applicable.names,
-    });
+    };
   }
 
-  const requirements = new Map<string, OwnRequirementState>();
+  const requirementStates: OwnRequirementState[] = [];
   let view: SelectableResource | undefined;
   for (let q = 0; q < plan.requirements.length; q++) {
     const req = plan.requirements[q] as Requirement;
@@ -167,12 +169,15 @@ export function evaluateResource(
     const waiver = index.waivers.size === 0 ? undefined : activeWaiver(index, name, (view ??= selectable(resource)), now);
     if (waiver) {
       nextChangeAt = Math.min(nextChangeAt, waiver.spec.expiresAt);
-      requirements.set(name, { resource: resourceName, requirement: name, status: 'Exempt', reason: 'Waived', implementations: own.names, waiver: waiver.metadata.name });
+      requirementStates[q] = { resource: resourceName, requirement: name, status: 'Exempt', reason: 'Waived', implementations: own.names, waiver: waiver.metadata.name };
       continue;
     }
     const { status, reason } = requirementStatus(req.spec.requiredImplementationClasses, reaching, own.indexes, resolutions);
-    requirements.set(name, { resource: resourceName, requirement: name, status, reason, implementations: own.names });
+    requirementStates[q] = { resource: resourceName, requirement: name, status, reason, implementations: own.names };
   }
+  const attestations = new SlotMap(plan.attestationSlots, attestationStates);
+  const implementations = new SlotMap(plan.implementationSlots, implementationStates);
+  const requirements = new SlotMap(plan.requirementSlots, requirementStates);
 
   return { resource: resourceName, attestations, implementations, requirements, nextChangeAt };
 }

@@ -34,7 +34,8 @@ export function rollUp(
   }
   const out = new Map<string, EffectiveState>();
   if (own) {
-    for (const [req, state] of own) {
+    for (const state of own.values()) {
+      const req = state.requirement;
       const child = worstChild?.get(req);
       if (child !== undefined && COMPLIANCE_RANK[child] > COMPLIANCE_RANK[state.status]) {
         out.set(req, effectiveState(child, REASON_FROM_CHILD[child]));
