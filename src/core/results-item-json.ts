@@ -52,7 +52,8 @@ export class ResultsItemEncoder {
     row.length = 0;
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the times at most MAX_NUMBER_BYTES each.
     let bound = 3 * header.length + entries.length + CLOSE_ITEM.length;
-    for (const entry of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i] as StoredResult;
       // NaN, Infinity and -0 would not read back as they are; a mutable entry could change after the write.
       if (!isJsonNumber(entry[3]) || !isJsonNumber(entry[4]) || !Object.isFrozen(entry) || !(entry.length === 8 || (entry.length === 9 && typeof entry[8] === 'string'))) {
         return { item, json: undefined };
