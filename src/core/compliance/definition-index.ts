@@ -424,7 +424,7 @@ export class DefinitionIndex {
   /**
    * The implementations reaching a resource that act on it: those with an attestation for its
    * type, and those implementing one of `applicableRequirements` (the requirements that apply to
-   * it). Sorted by name. This is the hot path of every evaluation, so the inherited part is
+   * it). Sorted by name. Every evaluation plan and run record starts here, so the inherited part is
    * cached per (parent, type).
    */
   relevantImplementations(r: Resource, applicableRequirements: ReadonlySet<string>): readonly Implementation[] {

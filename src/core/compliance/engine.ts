@@ -1,10 +1,10 @@
 import type { CheckedItem } from '../checked-item.ts';
 import { canonicalJson } from '../digest.ts';
 import type { AnyDefinition, AttestationResult, DefinitionKind, Implementation, Resource } from '../model.ts';
+import { resultsOf, type AnyResultsItem } from '../results-item.ts';
 import { DefinitionIndex } from './definition-index.ts';
 import { snapshotOf, type DerivedState } from './derived-state.ts';
 import { evaluateResource, type ResourceEvaluation } from './evaluate-resource.ts';
-import { resultsOf, type AnyResultsItem } from '../results-item.ts';
 import { MinHeap } from './min-heap.ts';
 import { ResourceResults } from './resource-results.ts';
 import { rollUp, type EffectiveState } from './roll-up.ts';

@@ -16,7 +16,7 @@ export class ResourceResults {
   private byAttestation: Map<string, StoredResult> | undefined;
   /** Where the next scan starts: after the last entry found. */
   private cursor = 0;
-  /** Some attestation is listed twice (checked once, when the results are kept). */
+  /** Some attestation is listed twice in a scanned list (checked once, when the results are kept). */
   private readonly repeats: boolean;
 
   private constructor(
@@ -29,7 +29,8 @@ export class ResourceResults {
     /** The times are the results' own (kept as given) rather than a CHECKED item's. */
     private readonly ownTimes: boolean,
   ) {
-    this.repeats = hasRepeats(entries);
+    // Past the scan limit the index by attestation keeps the last entry of each by itself.
+    this.repeats = entries.length <= SCAN_LIMIT && hasRepeats(entries);
   }
 
   /**
