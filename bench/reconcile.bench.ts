@@ -8,8 +8,9 @@
  * The ceiling runs the same CEL rules on the same resources, rule by rule within a resource as
  * the reconcile does, warm (rules compiled, JIT settled), on a fresh copy of the resources each
  * round, so each document is converted to CEL values once in the timed pass, as in the reconcile.
- * The copies are deeply frozen, as the store keeps every resource the reconcile evaluates (checked
- * each round): CEL reads frozen documents more slowly, and that is CEL's cost, not the engine's.
+ * The copies are deeply frozen by the store's own `deepFreeze`, as the store keeps every resource
+ * the reconcile evaluates (checked against the runtime after the rounds): CEL reads frozen
+ * documents more slowly, and that is CEL's cost, not the engine's.
  * The ceiling on unfrozen copies (what this bench measured before) is printed beside it.
  * Each round times a ceiling pass and then a full reconcile on a fresh state directory; the
  * machine is shared and noisy, so the ratio is the median of the rounds' ratios.
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { deepFreeze } from '../src/adapters/local/deep-freeze.ts';
 import { LocalRuntime } from '../src/adapters/local/local-runtime.ts';
 import type { Attestation, Requirement, Resource } from '../src/core/model.ts';
 import type { AttestationProvider } from '../src/core/ports/attestation-provider.ts';
@@ -89,17 +91,9 @@ const celPass = (over: readonly Resource[]): number => {
   }
   return count;
 };
-/** Deeply frozen, as the embedded store keeps what it holds. */
-const deepFreeze = <T>(value: T): T => {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
-    Object.freeze(value);
-  }
-  return value;
-};
 /**
  * One timed ceiling pass on fresh copies: each document is converted once, as in the reconcile.
- * `frozen`: the copies are deeply frozen, as the documents the reconcile evaluates are.
+ * `frozen`: the copies are deeply frozen, as the store keeps the documents the reconcile evaluates.
  */
 const ceilingPass = (frozen: boolean): Timed => {
   const copies = frozen ? deepFreeze(structuredClone(resources)) : structuredClone(resources);

@@ -372,8 +372,9 @@ export class DefinitionIndex {
       grownNames.add(req.metadata.name);
     }
     const reaching = this.relevantImplementations(r, names);
-    // The type's own requirements and a shared list of implementations: the same plan as every
-    // resource of the type under the same parent.
+    // A broader requirement matched this resource: a plan of its own. Otherwise the type's own
+    // requirements and a shared list of implementations give the same plan as every resource of
+    // the type under the same parent.
     if (grown !== undefined) return this.buildPlan(type, requirements, reaching);
     let byType = this.sharedPlans.get(reaching);
     if (!byType) this.sharedPlans.set(reaching, (byType = new Map()));
