@@ -37,6 +37,8 @@ export interface Applicable {
 
 /** The parts of a run's context that depend on definitions only (see `runRecords`). */
 export interface RunRecord {
+  /** The attestation as the index holds it (a run needs it beside its digest). */
+  readonly attestation: Attestation;
   readonly attestationDigest: string;
   readonly requirementVersions: Readonly<Record<string, number>>;
 }
@@ -115,12 +117,8 @@ export class DefinitionIndex {
   /** parent → type → cascading implementations with an attestation for that type. */
   private cascadeWithAttestationsCache = new Map<string, Map<string, readonly Implementation[]>>();
   private implsByRequirementCache: Map<string, Implementation[]> | undefined;
-  /**
-   * What a run records per attestation, by the implementation list that reaches the resource
-   * (the lists come from the caches above, so resources under the same parent share one) and
-   * type. Keyed weakly: a list dropped with its cache takes its entry along.
-   */
-  private runRecordsCache = new WeakMap<readonly Implementation[], Map<string, ReadonlyMap<string, RunRecord>>>();
+  /** What a run records per attestation, by evaluation plan (so shared as plans are). */
+  private runRecordsByPlan = new WeakMap<EvaluationPlan, ReadonlyMap<string, RunRecord>>();
   private requirementsByTypeCache: { byType: Map<string, CandidateRequirements>; general: readonly Requirement[] } | undefined;
   /** Evaluation plans by resource, and shared by the resources of a type that the same implementations reach. */
   private plansByResource = new WeakMap<Resource, EvaluationPlan>();
@@ -488,30 +486,12 @@ export class DefinitionIndex {
    * missing (its run records no requirement).
    */
   runRecords(r: Resource): ReadonlyMap<string, RunRecord> {
-    const impls = this.relevantImplementations(r, NO_REQUIREMENT_NAMES);
-    const type = r.spec.type;
-    let byType = this.runRecordsCache.get(impls);
-    if (!byType) this.runRecordsCache.set(impls, (byType = new Map()));
-    let records = byType.get(type);
-    if (!records) {
-      const versions = new Map<string, { digest: string; record: Record<string, number> }>();
-      for (const impl of impls) {
-        for (const { name, digest } of this.applicable(impl, type).entries) {
-          let found = versions.get(name);
-          if (!found) versions.set(name, (found = { digest, record: {} }));
-          for (const req of impl.spec.requirements) {
-            const def = this.requirements.get(req);
-            if (def) found.record[req] = def.spec.version;
-          }
-        }
-      }
-      const built = new Map<string, RunRecord>();
-      for (const [name, { digest, record }] of versions) {
-        built.set(name, Object.freeze({ attestationDigest: digest, requirementVersions: Object.freeze(record) }));
-      }
-      records = built;
-      byType.set(type, records);
-    }
+    // The plan's implementations are a superset of those with an attestation for the type; the
+    // others have no applicable attestation and record nothing. Kept per plan: a reconcile asks
+    // for every resource it runs, and plans are already kept per resource.
+    const plan = this.evaluationPlan(r);
+    let records = this.runRecordsByPlan.get(plan);
+    if (records === undefined) this.runRecordsByPlan.set(plan, (records = runRecordsOf(plan, this.requirements)));
     return records;
   }
 
@@ -573,7 +553,7 @@ export class DefinitionIndex {
     }
     // Run records hold requirement versions and attestation digests, beside what reaches whom.
     if (kind === 'Resource' || kind === 'Implementation' || kind === 'Attestation' || kind === 'Requirement') {
-      this.runRecordsCache = new WeakMap();
+      this.runRecordsByPlan = new WeakMap();
       this.plansByResource = new WeakMap();
       this.sharedPlans = new WeakMap();
     }
@@ -649,4 +629,28 @@ function mergeByName(a: readonly Implementation[], b: readonly Implementation[])
 
 export function selectable(r: Resource): SelectableResource {
   return { name: r.metadata.name, type: r.spec.type, classes: r.spec.classes, labels: r.metadata.labels };
+}
+
+/**
+ * What a run of each attestation of a plan records: its digest, and the version of every
+ * requirement of every implementation through which it reaches the resource. Frozen: every
+ * resource sharing the plan records the same objects.
+ */
+function runRecordsOf(plan: EvaluationPlan, requirements: ReadonlyMap<string, Requirement>): ReadonlyMap<string, RunRecord> {
+  const versions = new Map<string, { attestation: Attestation; digest: string; record: Record<string, number> }>();
+  plan.reaching.forEach((impl, i) => {
+    for (const { name, attestation, digest } of (plan.applicable[i] as Applicable).entries) {
+      let found = versions.get(name);
+      if (!found) versions.set(name, (found = { attestation, digest, record: {} }));
+      for (const req of impl.spec.requirements) {
+        const def = requirements.get(req);
+        if (def) found.record[req] = def.spec.version;
+      }
+    }
+  });
+  const records = new Map<string, RunRecord>();
+  for (const [name, { attestation, digest, record }] of versions) {
+    records.set(name, Object.freeze({ attestation, attestationDigest: digest, requirementVersions: Object.freeze(record) }));
+  }
+  return records;
 }

@@ -260,6 +260,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
 async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>, evidence: EvidenceRecord[] | undefined): Promise<ResourceRuns[]> {
   const { engine, providers, clock } = deps;
   const runs: ResourceRuns[] = [];
+  let providerName: string | undefined;
+  let provider: AttestationProvider | undefined;
   // Indexed loops: this async function's loops run for every pair, and `for...of` here kept an
   // iterator result per step (seen in allocation profiles).
   for (let b = 0; b < batch.length; b++) {
@@ -273,12 +275,19 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
     let time = clock.now();
     for (let a = 0; a < attestations.length; a++) {
       const attName = attestations[a] as string;
-      const attestation = engine.index.attestations.get(attName);
-      // An attestation that no longer reaches the resource still gets its run context from the engine.
-      const context = records.get(attName) ?? engine.runContext(name, attName);
+      // The run record holds the attestation: one look-up per run. An attestation that no
+      // longer reaches the resource still gets its run context from the engine.
+      const record = records.get(attName);
+      const attestation = record === undefined ? engine.index.attestations.get(attName) : record.attestation;
+      const context = record ?? engine.runContext(name, attName);
       if (!attestation || !context) continue;
+      // Runs of a batch mostly share one provider: looked up when it changes.
+      if (attestation.spec.provider !== providerName) {
+        providerName = attestation.spec.provider;
+        provider = providers.get(providerName);
+      }
       const started = time;
-      const pending = attempt(providers.get(attestation.spec.provider), attestation, resource);
+      const pending = attempt(provider, attestation, resource);
       // Synchronous providers (CEL) return the outcome itself: no promise, no microtask per pair.
       const outcome = pending instanceof Promise ? await pending : pending;
       time = clock.now();
@@ -303,7 +312,7 @@ interface ResourceRuns {
  * A run as its results item stores it, frozen (the store keeps it without a copy). The evidence
  * digest is over the output as stored (JSON), so it can be checked byte for byte.
  */
-function storedRun(attestation: string, outcome: ProviderOutcome, executedAt: number, durationMs: number, context: RunRecord): StoredResult {
+function storedRun(attestation: string, outcome: ProviderOutcome, executedAt: number, durationMs: number, context: Pick<RunRecord, 'attestationDigest' | 'requirementVersions'>): StoredResult {
   const evidenceDigest = outputEvidence(outcome.output)?.digest ?? null;
   return Object.freeze([attestation, outcome.outcome, outcome.message, executedAt, durationMs, context.attestationDigest, context.requirementVersions, evidenceDigest] as const);
 }
