@@ -170,11 +170,18 @@ export class ResourceResults {
   }
 }
 
+/** The names of the list being checked by `hasRepeats` (reused: no array per check). */
+const scratchNames: string[] = [];
+
 /** Whether some attestation is listed twice (a few entries: pairwise, without a set). */
 function hasRepeats(entries: readonly StoredResult[]): boolean {
-  for (let i = 1; i < entries.length; i++) {
-    const name = (entries[i] as StoredResult)[0];
-    for (let j = 0; j < i; j++) if ((entries[j] as StoredResult)[0] === name) return true;
+  // The names first, then the pairs: each comparison then reads no entry.
+  const names = scratchNames;
+  names.length = entries.length;
+  for (let i = 0; i < entries.length; i++) names[i] = (entries[i] as StoredResult)[0];
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i];
+    for (let j = 0; j < i; j++) if (names[j] === name) return true;
   }
   return false;
 }

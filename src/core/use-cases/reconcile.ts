@@ -151,15 +151,13 @@ export async function prepareBatch(
     const key = keys[i] as ItemKey;
     const current = currents[i];
     const stored = current === undefined ? undefined : storedByAttestation(current.data, resourceDigest);
-    const checkedAt: Record<string, number> = {};
+    // Made only for a resource with a confirmed re-run (a full reconcile has none).
+    let checkedAt: Record<string, number> | undefined;
     let changed = false;
-    let confirmed = 0;
     for (const entry of entries) {
       const before = stored?.get(entry[0]);
-      if (before && sameStoredContent(before, entry)) {
-        checkedAt[entry[0]] = entry[3];
-        confirmed++;
-      } else changed = true;
+      if (before && sameStoredContent(before, entry)) (checkedAt ??= {})[entry[0]] = entry[3];
+      else changed = true;
       counts.evaluated++;
       if (entry[1] === 'Passed') counts.passed++;
       else if (entry[1] === 'Failed') counts.failed++;
@@ -178,7 +176,7 @@ export async function prepareBatch(
         const { item, json } = encoder.encode(name, resourceDigest, results);
         ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, json, ifVersion });
       }
-    } else if (confirmed > 0) confirmedOnly.push({ name, checkedAt });
+    } else if (checkedAt !== undefined) confirmedOnly.push({ name, checkedAt });
   });
   if (confirmedOnly.length > 0) {
     const checkedKeys = confirmedOnly.map(({ name }) => checkedKey(name));
