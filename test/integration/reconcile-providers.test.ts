@@ -1,0 +1,80 @@
+/** A reconcile batch whose runs use several providers: each run goes to its own attestation's provider. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalRuntime } from '../../src/adapters/local/local-runtime.ts';
+import type { Attestation, Resource } from '../../src/core/model.ts';
+import type { AttestationProvider, ProviderOutcome } from '../../src/core/ports/attestation-provider.ts';
+import { reconcile } from '../../src/core/use-cases/reconcile.ts';
+import { attestation, implementation, requirement, resource } from '../support/builders.ts';
+
+/** A provider that passes and says which provider ran which attestation on which resource. */
+function namedProvider(name: string): AttestationProvider {
+  return {
+    name,
+    validateParams: () => [],
+    attest: (a: Attestation, r: Resource): ProviderOutcome => ({ outcome: 'Passed', message: `${name} ran ${a.metadata.name} on ${r.metadata.name}` }),
+  };
+}
+
+describe('reconcile across providers', () => {
+  let home: string;
+  let runtime: LocalRuntime;
+
+  beforeEach(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'argus-reconcile-providers-'));
+    runtime = await LocalRuntime.open({ home, fsync: false });
+    // Attestations listed so that their providers alternate within each resource's runs.
+    await runtime.apply([
+      requirement('q'),
+      attestation('a1', { provider: 'alpha' }),
+      attestation('a2', { provider: 'beta' }),
+      attestation('a3', { provider: 'alpha' }),
+      attestation('a4', { provider: 'gone' }),
+      attestation('a5', { provider: 'beta' }),
+      implementation('i', { requirements: ['q'], attestations: ['a1', 'a2', 'a3', 'a4', 'a5'] }),
+      resource('org', 'Org'),
+      resource('org/r1', 'T', { parent: 'org' }),
+      resource('org/r2', 'T', { parent: 'org' }),
+    ]);
+  });
+
+  afterEach(async () => {
+    await runtime.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it('runs each attestation with its own provider and errors the runs of an unknown one', async () => {
+    const providers = new Map([
+      ['alpha', namedProvider('alpha')],
+      ['beta', namedProvider('beta')],
+    ]);
+
+    const summary = await reconcile({ store: runtime.store, engine: runtime.engine, providers, clock: runtime.clock, batchSize: 10 });
+
+    expect(summary).toMatchObject({ evaluated: 15, passed: 12, errored: 3 });
+    const r1 = runtime.engine.resultsOf('org/r1');
+    expect(r1?.get('a1')?.message).toBe('alpha ran a1 on org/r1');
+    expect(r1?.get('a2')?.message).toBe('beta ran a2 on org/r1');
+    expect(r1?.get('a3')?.message).toBe('alpha ran a3 on org/r1');
+    expect(r1?.get('a4')).toMatchObject({ outcome: 'Errored', message: 'unknown provider "gone"' });
+    expect(r1?.get('a5')?.message).toBe('beta ran a5 on org/r1');
+    expect(runtime.engine.resultsOf('org/r2')?.get('a5')?.message).toBe('beta ran a5 on org/r2');
+  });
+
+  it('records the definitions the run was made against', async () => {
+    const providers = new Map([
+      ['alpha', namedProvider('alpha')],
+      ['beta', namedProvider('beta')],
+    ]);
+    await reconcile({ store: runtime.store, engine: runtime.engine, providers, clock: runtime.clock });
+    await runtime.apply([requirement('q', { version: 2 })]);
+
+    const result = runtime.engine.resultsOf('org/r2')?.get('a3');
+
+    expect(result?.requirementVersions).toEqual({ q: 1 });
+    expect(result?.attestationDigest).toBe(runtime.engine.index.attestationDigest('a3'));
+    expect(runtime.engine.runContext('org/r2', 'a3')?.requirementVersions).toEqual({ q: 2 });
+  });
+});
