@@ -304,9 +304,7 @@ export class ComplianceEngine {
   /** Pairs never attested, or whose result went Stale. Call after `flush()`. */
   *dueWork(): IterableIterator<WorkItem> {
     for (const [resource, { evaluation }] of this.derived) {
-      for (const s of evaluation.attestations.values()) {
-        if (s.status === 'Pending' || s.status === 'Stale') yield { resource, attestation: s.attestation };
-      }
+      for (const attestation of evaluation.attestations.due() ?? []) yield { resource, attestation };
     }
   }
 
@@ -317,10 +315,8 @@ export class ComplianceEngine {
   dueWorkByResource(): Array<[resource: string, attestations: string[]]> {
     const out: Array<[string, string[]]> = [];
     for (const [resource, { evaluation }] of this.derived) {
-      let due: string[] | undefined;
-      for (const s of evaluation.attestations.values()) {
-        if (s.status === 'Pending' || s.status === 'Stale') (due ??= []).push(s.attestation);
-      }
+      // Statuses only: no state object is made for planning.
+      const due = evaluation.attestations.due();
       if (due) out.push([resource, due]);
     }
     return out;

@@ -3,14 +3,14 @@ import type {
   ComplianceStatus,
   Implementation,
   Requirement,
-  ResourceAttestationState,
+  ResourceAttestationStatus,
   ResourceImplementationState,
   StaleReason,
   Waiver,
 } from '../model.ts';
 import { selectorMatches, type SelectableResource } from '../selector.ts';
 import type { StoredResult } from '../results-item.ts';
-import { StoredAttestationState } from './attestation-state.ts';
+import { AttestationStates } from './attestation-states.ts';
 import { selectable, type Applicable, type ApplicableAttestation, type DefinitionIndex, type RequirementImplementations } from './definition-index.ts';
 import type { ResourceResults } from './resource-results.ts';
 import { SlotMap } from './slot-map.ts';
@@ -31,7 +31,8 @@ export interface OwnRequirementState {
 /** Everything derived for one resource that does not depend on its children. */
 export interface ResourceEvaluation {
   readonly resource: string;
-  readonly attestations: ReadonlyMap<string, ResourceAttestationState>;
+  /** Its states are made when read; the engine reads statuses (`due`, `statusOf`). */
+  readonly attestations: AttestationStates;
   readonly implementations: ReadonlyMap<string, ResourceImplementationState>;
   readonly requirements: ReadonlyMap<string, OwnRequirementState>;
   /** Earliest future time at which this evaluation changes by itself (expiry), or Infinity. */
@@ -111,10 +112,12 @@ export function evaluateResource(
 
   // A reaching implementation is materialised only where it does something: it has an
   // attestation for this type, or one of its requirements applies here. The maps' keys are the
-  // plan's; only their values are made here.
-  const attestationStates: ResourceAttestationState[] = [];
-  const implementationStates: ResourceImplementationState[] = [];
-  const resolutions: ImplResolution[] = [];
+  // plan's; only their values are made here, and for attestations only a status per pair.
+  // Sized up front: an empty array grows to 17 slots at its first write, and these are kept.
+  const statuses: ResourceAttestationStatus[] = new Array(plan.attestationSlots.keys.length);
+  let staleReasons: StaleReason[] | undefined;
+  const implementationStates: ResourceImplementationState[] = new Array(reaching.length);
+  const resolutions: ImplResolution[] = new Array(reaching.length);
   for (let i = 0; i < reaching.length; i++) {
     const impl = reaching[i] as Implementation;
     const applicable = plan.applicable[i] as Applicable;
@@ -126,32 +129,32 @@ export function evaluateResource(
     for (let k = 0; k < entries.length; k++) {
       const entry = entries[k] as ApplicableAttestation;
       const slot = slots[k] as number;
-      let state = attestationStates[slot];
-      if (!state) {
-        const name = entry.name;
-        const stored = results?.entry(name);
+      let status = statuses[slot];
+      if (status === undefined) {
+        const stored = results?.entry(entry.name);
         if (!results || !stored) {
-          state = { resource: resourceName, attestation: name, status: 'Pending' };
+          status = 'Pending';
         } else {
           const freshnessMs = entry.attestation.spec.freshnessMs;
           const reason = staleReasonOf(index, entry.digest, freshnessMs, results, stored, digest, now);
           if (reason) {
-            state = new StoredAttestationState(resourceName, name, 'Stale', reason, results, stored);
+            status = 'Stale';
+            (staleReasons ??= [])[slot] = reason;
           } else {
             const at = expiresAt(results, stored, freshnessMs);
             if (at < nextChangeAt) nextChangeAt = at;
-            state = new StoredAttestationState(resourceName, name, results.outcomeOf(stored), undefined, results, stored);
+            status = results.outcomeOf(stored);
           }
         }
-        attestationStates[slot] = state;
+        statuses[slot] = status;
       }
-      if (state.status === 'Passed') passed++;
-      else if (state.status === 'Failed') failed++;
-      else if (state.status === 'Errored') errored = true;
+      if (status === 'Passed') passed++;
+      else if (status === 'Failed') failed++;
+      else if (status === 'Errored') errored = true;
     }
     const total = applicable.names.length;
     const resolution = resolve(impl.spec.policy, total, passed, failed);
-    resolutions.push(resolutionOf(resolution, errored, total === 0));
+    resolutions[i] = resolutionOf(resolution, errored, total === 0);
     implementationStates[plan.implementationSlots.slotOf.get(impl.metadata.name) as number] = {
       resource: resourceName,
       implementation: impl.metadata.name,
@@ -160,7 +163,7 @@ export function evaluateResource(
     };
   }
 
-  const requirementStates: OwnRequirementState[] = [];
+  const requirementStates: OwnRequirementState[] = new Array(plan.requirements.length);
   let view: SelectableResource | undefined;
   for (let q = 0; q < plan.requirements.length; q++) {
     const req = plan.requirements[q] as Requirement;
@@ -175,7 +178,7 @@ export function evaluateResource(
     const { status, reason } = requirementStatus(req.spec.requiredImplementationClasses, reaching, own.indexes, resolutions);
     requirementStates[q] = { resource: resourceName, requirement: name, status, reason, implementations: own.names };
   }
-  const attestations = new SlotMap(plan.attestationSlots, attestationStates);
+  const attestations = new AttestationStates(resourceName, plan.attestationSlots, statuses, staleReasons, results);
   const implementations = new SlotMap(plan.implementationSlots, implementationStates);
   const requirements = new SlotMap(plan.requirementSlots, requirementStates);
 

@@ -268,7 +268,9 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
     if (!resource) continue;
     const resourceDigest = resource.spec.digest;
     const records = engine.index.runRecords(resource);
-    const entries: StoredResult[] = [];
+    // Sized up front (the results item keeps it): an empty array grows to 17 slots at its first write.
+    const entries: StoredResult[] = new Array(attestations.length);
+    let ran = 0;
     // One clock read per run: a run starts when the one before it ended.
     let time = clock.now();
     for (let a = 0; a < attestations.length; a++) {
@@ -290,9 +292,10 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
       const outcome = pending instanceof Promise ? await pending : pending;
       time = clock.now();
       const entry = storedRun(attName, outcome, started, time - started, context);
-      entries.push(entry);
+      entries[ran++] = entry;
       evidence?.push({ result: resultOf(name, resourceDigest, entry), output: outcome.output });
     }
+    if (ran < entries.length) entries.length = ran;
     runs.push({ name, resourceDigest, entries });
   }
 

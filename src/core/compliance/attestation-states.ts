@@ -1,0 +1,111 @@
+import type { ResourceAttestationState, ResourceAttestationStatus, StaleReason } from '../model.ts';
+import { StoredAttestationState } from './attestation-state.ts';
+import type { ResourceResults } from './resource-results.ts';
+import type { Slots } from './slot-map.ts';
+
+/**
+ * The attestation states of one evaluated resource: a read-only map over its evaluation plan's
+ * attestation keys that keeps one status per pair and makes a pair's state object when it is
+ * first read. The engine re-evaluates every pair of every resource a full reconcile touches and
+ * itself reads only their statuses (due work, resolution), so most states are never made; an
+ * object per pair made anyway was a tenth of what a reconcile allocated and kept.
+ */
+export class AttestationStates implements ReadonlyMap<string, ResourceAttestationState> {
+  readonly #resource: string;
+  readonly #slots: Slots;
+  readonly #statuses: readonly ResourceAttestationStatus[];
+  /** Why each Stale pair is stale, by slot; undefined when none is. */
+  readonly #staleReasons: readonly (StaleReason | undefined)[] | undefined;
+  /** The results the statuses were derived from (every status but Pending has its entry there). */
+  readonly #results: ResourceResults | undefined;
+  /** States made so far, by slot: a state read twice is the same object. */
+  #made: ResourceAttestationState[] | undefined;
+
+  /** `statuses[i]` is the status of `slots.keys[i]`; every slot has one. */
+  constructor(
+    resource: string,
+    slots: Slots,
+    statuses: readonly ResourceAttestationStatus[],
+    staleReasons: readonly (StaleReason | undefined)[] | undefined,
+    results: ResourceResults | undefined,
+  ) {
+    this.#resource = resource;
+    this.#slots = slots;
+    this.#statuses = statuses;
+    this.#staleReasons = staleReasons;
+    this.#results = results;
+  }
+
+  get size(): number {
+    return this.#slots.keys.length;
+  }
+
+  /** Attestations whose pair needs a run (never attested, or Stale), in key order; undefined when none. */
+  due(): string[] | undefined {
+    const keys = this.#slots.keys;
+    const statuses = this.#statuses;
+    let due: string[] | undefined;
+    for (let i = 0; i < statuses.length; i++) {
+      const status = statuses[i];
+      if (status === 'Pending' || status === 'Stale') (due ??= []).push(keys[i] as string);
+    }
+    return due;
+  }
+
+  /** The status of an attestation's pair without making its state; undefined when it is not a key. */
+  statusOf(attestation: string): ResourceAttestationStatus | undefined {
+    const slot = this.#slots.slotOf.get(attestation);
+    return slot === undefined ? undefined : this.#statuses[slot];
+  }
+
+  get(key: string): ResourceAttestationState | undefined {
+    const slot = this.#slots.slotOf.get(key);
+    return slot === undefined ? undefined : this.#stateAt(slot);
+  }
+
+  has(key: string): boolean {
+    return this.#slots.slotOf.has(key);
+  }
+
+  forEach(callback: (value: ResourceAttestationState, key: string, map: ReadonlyMap<string, ResourceAttestationState>) => void, thisArg?: unknown): void {
+    const keys = this.#slots.keys;
+    for (let i = 0; i < keys.length; i++) callback.call(thisArg, this.#stateAt(i), keys[i] as string, this);
+  }
+
+  *entries(): MapIterator<[string, ResourceAttestationState]> {
+    const keys = this.#slots.keys;
+    for (let i = 0; i < keys.length; i++) yield [keys[i] as string, this.#stateAt(i)];
+  }
+
+  keys(): MapIterator<string> {
+    return this.#slots.keys.values();
+  }
+
+  *values(): MapIterator<ResourceAttestationState> {
+    for (let i = 0; i < this.#slots.keys.length; i++) yield this.#stateAt(i);
+  }
+
+  [Symbol.iterator](): MapIterator<[string, ResourceAttestationState]> {
+    return this.entries();
+  }
+
+  /** As a plain Map (what deep equality compares a map with). */
+  toMap(): Map<string, ResourceAttestationState> {
+    return new Map(this.entries());
+  }
+
+  #stateAt(slot: number): ResourceAttestationState {
+    const made = (this.#made ??= []);
+    const known = made[slot];
+    if (known !== undefined) return known;
+    const attestation = this.#slots.keys[slot] as string;
+    const status = this.#statuses[slot] as ResourceAttestationStatus;
+    const entry = status === 'Pending' ? undefined : this.#results?.entry(attestation);
+    const state: ResourceAttestationState =
+      entry === undefined || this.#results === undefined
+        ? { resource: this.#resource, attestation, status }
+        : new StoredAttestationState(this.#resource, attestation, status, this.#staleReasons?.[slot], this.#results, entry);
+    made[slot] = state;
+    return state;
+  }
+}
