@@ -3,9 +3,9 @@ import type { StoredResult } from '../results-item.ts';
 import type { ResourceResults } from './resource-results.ts';
 
 /**
- * The state of a pair that has a result, the result made from its stored entry when first read:
- * the engine derives a state for every pair on every change, and most are never read. What it
- * keeps for that is private (`#`), so equality and JSON see a state's fields only.
+ * The state of a pair that has a result, the result made from its stored entry when first read
+ * (a state is made when read, by `AttestationStates`, and its result is often not read even
+ * then). What it keeps for that is private (`#`), so equality and JSON see a state's fields only.
  */
 export class StoredAttestationState implements ResourceAttestationState {
   readonly #results: ResourceResults;
