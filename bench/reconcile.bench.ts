@@ -218,7 +218,9 @@ try {
   console.log(`full reconcile (median of ${rounds}): ${Math.round(fullRate)} evals/s`);
   if (ratios.length > 0) {
     console.log(`raw CEL ceiling (median): ${Math.round(median(ceilingRates))} evals/s`);
-    console.log(`ratio full/ceiling (median of ${rounds} rounds): ${median(ratios).toFixed(2)} wall clock, ${median(cpuRatios).toFixed(2)} CPU time (target >= 0.5)`);
+    // The spread says how far one run's median can be trusted on a shared machine.
+    const spread = `rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+    console.log(`ratio full/ceiling (median of ${rounds} rounds): ${median(ratios).toFixed(2)} wall clock (${spread}), ${median(cpuRatios).toFixed(2)} CPU time (target >= 0.5)`);
     console.log(`ratio against the ceiling on unfrozen copies (as measured before; median): ${median(unfrozenRatios).toFixed(2)}`);
     // Best against best: each side's least disturbed round (the machine is shared; others only add time).
     console.log(`ratio of the best rounds: ${bestRatio().toFixed(2)} (fastest full reconcile ${Math.round(Math.max(...fullRates))} evals/s, fastest ceiling ${Math.round(Math.max(...ceilingRates))} evals/s)`);
@@ -248,6 +250,7 @@ try {
       ceilingEvalsPerSec: ratios.length > 0 ? Math.round(median(ceilingRates)) : null,
       fullEvalsPerSec: Math.round(fullRate),
       ratio: ratios.length > 0 ? Number(median(ratios).toFixed(3)) : null,
+      ratioRange: ratios.length > 0 ? [Number(Math.min(...ratios).toFixed(3)), Number(Math.max(...ratios).toFixed(3))] : null,
       cpuRatio: ratios.length > 0 ? Number(median(cpuRatios).toFixed(3)) : null,
       bestRatio: ratios.length > 0 ? Number(bestRatio().toFixed(3)) : null,
       unfrozenCeilingRatio: unfrozenRatios.length > 0 ? Number(median(unfrozenRatios).toFixed(3)) : null,
