@@ -482,7 +482,7 @@ export class DefinitionIndex {
    * attestation's digest and the version of every requirement of every implementation through
    * which it reaches the resource. Only those with an attestation for the type can run one, so
    * requirements that apply here do not matter. The records are frozen and shared by every
-   * resource the same implementations reach. An attestation that does not reach the resource is
+   * resource that shares the evaluation plan. An attestation that does not reach the resource is
    * missing (its run records no requirement).
    */
   runRecords(r: Resource): ReadonlyMap<string, RunRecord> {
