@@ -52,8 +52,10 @@ export function buildReport(engine: ComplianceEngine): ComplianceReport {
       for (const implName of own.implementations) {
         const ri = evaluation.implementations.get(implName);
         for (const att of ri?.attestations ?? []) {
-          const state = evaluation.attestations.get(att);
-          if (!state || state.status === 'Passed') continue;
+          // The status first: a passing pair's state is not made (nor kept) for the report.
+          const status = evaluation.attestations.statusOf(att);
+          const state = status === undefined || status === 'Passed' ? undefined : evaluation.attestations.get(att);
+          if (!state) continue;
           const why = state.status === 'Stale' ? `stale (${state.staleReason})` : state.result?.message ?? state.status.toLowerCase();
           failing.push(`${att}: ${why}`);
         }

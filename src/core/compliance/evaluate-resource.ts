@@ -31,7 +31,7 @@ export interface OwnRequirementState {
 /** Everything derived for one resource that does not depend on its children. */
 export interface ResourceEvaluation {
   readonly resource: string;
-  /** Its states are made when read; the engine reads statuses (`due`, `statusOf`). */
+  /** Its states are made when read; planning and reports read statuses (`due`, `statusOf`). */
   readonly attestations: AttestationStates;
   readonly implementations: ReadonlyMap<string, ResourceImplementationState>;
   readonly requirements: ReadonlyMap<string, OwnRequirementState>;
