@@ -1,7 +1,7 @@
 import type { ResourceAttestationState, ResourceAttestationStatus, StaleReason } from '../model.ts';
 import { StoredAttestationState } from './attestation-state.ts';
 import type { ResourceResults } from './resource-results.ts';
-import type { Slots } from './slot-map.ts';
+import { SlotKeyedMap, type Slots } from './slot-map.ts';
 
 /**
  * The attestation states of one evaluated resource: a read-only map over its evaluation plan's
@@ -10,9 +10,8 @@ import type { Slots } from './slot-map.ts';
  * itself reads only their statuses (due work, resolution), so most states are never made; an
  * object per pair made anyway was a tenth of what a reconcile allocated and kept.
  */
-export class AttestationStates implements ReadonlyMap<string, ResourceAttestationState> {
+export class AttestationStates extends SlotKeyedMap<ResourceAttestationState> {
   readonly #resource: string;
-  readonly #slots: Slots;
   readonly #statuses: readonly ResourceAttestationStatus[];
   /** Why each Stale pair is stale, by slot; undefined when none is. */
   readonly #staleReasons: readonly (StaleReason | undefined)[] | undefined;
@@ -29,20 +28,16 @@ export class AttestationStates implements ReadonlyMap<string, ResourceAttestatio
     staleReasons: readonly (StaleReason | undefined)[] | undefined,
     results: ResourceResults | undefined,
   ) {
+    super(slots);
     this.#resource = resource;
-    this.#slots = slots;
     this.#statuses = statuses;
     this.#staleReasons = staleReasons;
     this.#results = results;
   }
 
-  get size(): number {
-    return this.#slots.keys.length;
-  }
-
   /** Attestations whose pair needs a run (never attested, or Stale), in key order; undefined when none. */
   due(): string[] | undefined {
-    const keys = this.#slots.keys;
+    const keys = this.keyList;
     const statuses = this.#statuses;
     let due: string[] | undefined;
     for (let i = 0; i < statuses.length; i++) {
@@ -54,51 +49,15 @@ export class AttestationStates implements ReadonlyMap<string, ResourceAttestatio
 
   /** The status of an attestation's pair without making its state; undefined when it is not a key. */
   statusOf(attestation: string): ResourceAttestationStatus | undefined {
-    const slot = this.#slots.slotOf.get(attestation);
+    const slot = this.slotOfKey(attestation);
     return slot === undefined ? undefined : this.#statuses[slot];
   }
 
-  get(key: string): ResourceAttestationState | undefined {
-    const slot = this.#slots.slotOf.get(key);
-    return slot === undefined ? undefined : this.#stateAt(slot);
-  }
-
-  has(key: string): boolean {
-    return this.#slots.slotOf.has(key);
-  }
-
-  forEach(callback: (value: ResourceAttestationState, key: string, map: ReadonlyMap<string, ResourceAttestationState>) => void, thisArg?: unknown): void {
-    const keys = this.#slots.keys;
-    for (let i = 0; i < keys.length; i++) callback.call(thisArg, this.#stateAt(i), keys[i] as string, this);
-  }
-
-  *entries(): MapIterator<[string, ResourceAttestationState]> {
-    const keys = this.#slots.keys;
-    for (let i = 0; i < keys.length; i++) yield [keys[i] as string, this.#stateAt(i)];
-  }
-
-  keys(): MapIterator<string> {
-    return this.#slots.keys.values();
-  }
-
-  *values(): MapIterator<ResourceAttestationState> {
-    for (let i = 0; i < this.#slots.keys.length; i++) yield this.#stateAt(i);
-  }
-
-  [Symbol.iterator](): MapIterator<[string, ResourceAttestationState]> {
-    return this.entries();
-  }
-
-  /** As a plain Map (what deep equality compares a map with). */
-  toMap(): Map<string, ResourceAttestationState> {
-    return new Map(this.entries());
-  }
-
-  #stateAt(slot: number): ResourceAttestationState {
+  protected valueAt(slot: number): ResourceAttestationState {
     const made = (this.#made ??= []);
     const known = made[slot];
     if (known !== undefined) return known;
-    const attestation = this.#slots.keys[slot] as string;
+    const attestation = this.keyList[slot] as string;
     const status = this.#statuses[slot] as ResourceAttestationStatus;
     const entry = status === 'Pending' ? undefined : this.#results?.entry(attestation);
     const state: ResourceAttestationState =

@@ -18,18 +18,27 @@ export function slotsOf(names: Iterable<string>): Slots {
 }
 
 /**
- * A read-only map whose keys are known in advance (an evaluation plan's): it holds only its
- * values, one per slot. Evaluating a resource makes three maps, on every resource a change
- * touches; a `Map` each would build a hash table and grow it entry by entry.
+ * A read-only map whose keys are known in advance (an evaluation plan's), with a value per slot
+ * that a subclass gives (`valueAt`): the Map interface is written once here.
  */
-export class SlotMap<V> implements ReadonlyMap<string, V> {
+export abstract class SlotKeyedMap<V> implements ReadonlyMap<string, V> {
   readonly #slots: Slots;
-  readonly #values: readonly V[];
 
-  /** `values[i]` is the value of `slots.keys[i]`; every slot has one. */
-  constructor(slots: Slots, values: readonly V[]) {
+  constructor(slots: Slots) {
     this.#slots = slots;
-    this.#values = values;
+  }
+
+  /** The value of `this.keyList[slot]`. */
+  protected abstract valueAt(slot: number): V;
+
+  /** The keys, in slot order. */
+  protected get keyList(): readonly string[] {
+    return this.#slots.keys;
+  }
+
+  /** The slot of a key, or undefined when it is not one. */
+  protected slotOfKey(key: string): number | undefined {
+    return this.#slots.slotOf.get(key);
   }
 
   get size(): number {
@@ -38,7 +47,7 @@ export class SlotMap<V> implements ReadonlyMap<string, V> {
 
   get(key: string): V | undefined {
     const slot = this.#slots.slotOf.get(key);
-    return slot === undefined ? undefined : this.#values[slot];
+    return slot === undefined ? undefined : this.valueAt(slot);
   }
 
   has(key: string): boolean {
@@ -47,21 +56,20 @@ export class SlotMap<V> implements ReadonlyMap<string, V> {
 
   forEach(callback: (value: V, key: string, map: ReadonlyMap<string, V>) => void, thisArg?: unknown): void {
     const keys = this.#slots.keys;
-    for (let i = 0; i < keys.length; i++) callback.call(thisArg, this.#values[i] as V, keys[i] as string, this);
+    for (let i = 0; i < keys.length; i++) callback.call(thisArg, this.valueAt(i), keys[i] as string, this);
   }
 
   *entries(): MapIterator<[string, V]> {
     const keys = this.#slots.keys;
-    for (let i = 0; i < keys.length; i++) yield [keys[i] as string, this.#values[i] as V];
+    for (let i = 0; i < keys.length; i++) yield [keys[i] as string, this.valueAt(i)];
   }
 
   keys(): MapIterator<string> {
     return this.#slots.keys.values();
   }
 
-  /** The values array's own iterator: no generator on the paths that walk every evaluation. */
-  values(): MapIterator<V> {
-    return this.#values.values();
+  *values(): MapIterator<V> {
+    for (let i = 0; i < this.#slots.keys.length; i++) yield this.valueAt(i);
   }
 
   [Symbol.iterator](): MapIterator<[string, V]> {
@@ -71,5 +79,29 @@ export class SlotMap<V> implements ReadonlyMap<string, V> {
   /** As a plain Map (what deep equality compares a map with). */
   toMap(): Map<string, V> {
     return new Map(this.entries());
+  }
+}
+
+/**
+ * A read-only map over known keys that holds only its values, one per slot. Evaluating a
+ * resource makes such maps on every resource a change touches; a `Map` each would build a hash
+ * table and grow it entry by entry.
+ */
+export class SlotMap<V> extends SlotKeyedMap<V> {
+  readonly #values: readonly V[];
+
+  /** `values[i]` is the value of `slots.keys[i]`; every slot has one. */
+  constructor(slots: Slots, values: readonly V[]) {
+    super(slots);
+    this.#values = values;
+  }
+
+  protected valueAt(slot: number): V {
+    return this.#values[slot] as V;
+  }
+
+  /** The values array's own iterator: no generator on the paths that walk every evaluation. */
+  override values(): MapIterator<V> {
+    return this.#values.values();
   }
 }
