@@ -60,11 +60,13 @@ export function generateOrganisation(shape: OrgShape = DEFAULT_SHAPE): { definit
   }
   const failEvery = shape.failureRate > 0 ? Math.round(1 / shape.failureRate) : Number.POSITIVE_INFINITY;
   for (let i = 0; i < shape.resources; i++) {
-    const fails = i % failEvery === 0;
+    // Resource i has type i mod M: counting within its type, every rule fails on 1 in `failEvery`
+    // of its resources, spread among those that pass (not on every resource of some types).
+    const fails = Math.floor(i / shape.requirements) % failEvery === 0;
     const document = {
       encryption: { enabled: !fails, kmsKeyId: `key-${i % 97}` },
       retentionDays: fails ? 7 : 365,
-      tags: [{ key: 'owner', value: `team-${i % 13}` }, { key: 'env', value: i % 2 === 0 ? 'prod' : 'dev' }],
+      tags: [{ key: fails ? 'team' : 'owner', value: `team-${i % 13}` }, { key: 'env', value: i % 2 === 0 ? 'prod' : 'dev' }],
       policy: { actions: fails ? ['*'] : ['s3:GetObject', 's3:PutObject'] },
       tls: fails ? 'TLSv1.0' : 'TLSv1.2',
       public: false,

@@ -1,20 +1,33 @@
 import type { JsonBytes } from './json-bytes.ts';
 import { resultsItem, type ResultsItem, type StoredResult } from './results-item.ts';
 
-/**
- * The bytes of one attestation's entry apart from its run times, as its last run had them:
- * `["name","Passed","message",` before the times and `,"sha256:…",{"req":1},"sha256:…"]` after.
- */
-interface EntryBytes {
+/** The bytes of an entry before its run times, `["name","Passed","message",`, for one outcome and message. */
+interface HeadBytes {
   readonly outcome: string;
   readonly message: string;
-  readonly head: Buffer;
+  readonly bytes: Buffer;
+}
+
+/** The bytes of an entry after its run times, `,"sha256:…",{"req":1},"sha256:…"]`, for one run context. */
+interface TailBytes {
   readonly attestationDigest: string;
   readonly requirementVersions: Readonly<Record<string, number>>;
   readonly evidenceDigest: string | null;
   readonly resourceDigest: string | undefined;
-  readonly tail: Buffer;
+  readonly bytes: Buffer;
 }
+
+/** The heads and tails of one attestation's latest runs, most recent first. */
+interface AttestationBytes {
+  readonly heads: HeadBytes[];
+  readonly tails: TailBytes[];
+}
+
+/**
+ * Variants kept per attestation: a rule passes on most resources and fails on some, and each
+ * outcome has its own head and evidence digest (tail); with one variant each switch rebuilt both.
+ */
+const VARIANTS = 4;
 
 const COMMA = 0x2c;
 const CLOSE_ITEM = Buffer.from(']}');
@@ -34,13 +47,14 @@ const quote = JSON.stringify as (value: string) => string;
  *
  * The text is exactly `JSON.stringify`'s, and it is given only when `JSON.parse` of it equals the
  * item (frozen entries of finite times and frozen version records): property-tested.
- * One encoder per reconcile: it keeps the bytes of each attestation's last entry, and writes the
+ * One encoder per reconcile: it keeps the bytes of each attestation's latest heads and tails, and writes the
  * items into shared slabs, each item a view of its own part.
  */
 export class ResultsItemEncoder {
-  private readonly byAttestation = new Map<string, EntryBytes>();
-  /** The entries' bytes of the item being written (reused from item to item). */
-  private readonly row: EntryBytes[] = [];
+  private readonly byAttestation = new Map<string, AttestationBytes>();
+  /** The heads and tails of the item being written, entry by entry (reused from item to item). */
+  private readonly heads: Buffer[] = [];
+  private readonly tails: Buffer[] = [];
   private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
   private used = 0;
 
@@ -48,8 +62,10 @@ export class ResultsItemEncoder {
   encode(resource: string, resourceDigest: string, entries: readonly StoredResult[]): { readonly item: ResultsItem; readonly json: JsonBytes | undefined } {
     const item = resultsItem(resource, resourceDigest, entries);
     const header = `{"format":${item.format},"resource":${quote(resource)},"resourceDigest":${quote(resourceDigest)},"results":[`;
-    const row = this.row;
-    row.length = 0;
+    const heads = this.heads;
+    const tails = this.tails;
+    heads.length = 0;
+    tails.length = 0;
     // UTF-8 takes at most 3 bytes per UTF-16 unit; the times at most MAX_NUMBER_BYTES each.
     let bound = 3 * header.length + entries.length + CLOSE_ITEM.length;
     for (let i = 0; i < entries.length; i++) {
@@ -58,10 +74,13 @@ export class ResultsItemEncoder {
       if (!isJsonNumber(entry[3]) || !isJsonNumber(entry[4]) || !Object.isFrozen(entry) || !(entry.length === 8 || (entry.length === 9 && typeof entry[8] === 'string'))) {
         return { item, json: undefined };
       }
-      const bytes = this.bytesOf(entry);
-      if (bytes === undefined) return { item, json: undefined };
-      row.push(bytes);
-      bound += bytes.head.length + 2 * MAX_NUMBER_BYTES + bytes.tail.length;
+      const known = this.byAttestation.get(entry[0]) ?? this.added(entry[0]);
+      const head = headOf(known.heads, entry);
+      const tail = tailOf(known.tails, entry);
+      if (tail === undefined) return { item, json: undefined };
+      heads.push(head);
+      tails.push(tail);
+      bound += head.length + 2 * MAX_NUMBER_BYTES + tail.length;
     }
     if (this.used + bound > this.slab.length) {
       this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bound));
@@ -70,16 +89,17 @@ export class ResultsItemEncoder {
     const out = this.slab;
     const start = this.used;
     let at = start + out.write(header, start, 'utf8');
-    for (let i = 0; i < row.length; i++) {
-      const bytes = row[i] as EntryBytes;
+    for (let i = 0; i < heads.length; i++) {
+      const head = heads[i] as Buffer;
+      const tail = tails[i] as Buffer;
       const entry = entries[i] as StoredResult;
       if (i > 0) out[at++] = COMMA;
-      out.set(bytes.head, at);
-      at = writeNumber(out, at + bytes.head.length, entry[3]);
+      out.set(head, at);
+      at = writeNumber(out, at + head.length, entry[3]);
       out[at++] = COMMA;
       at = writeNumber(out, at, entry[4]);
-      out.set(bytes.tail, at);
-      at += bytes.tail.length;
+      out.set(tail, at);
+      at += tail.length;
     }
     out.set(CLOSE_ITEM, at);
     at += CLOSE_ITEM.length;
@@ -87,35 +107,46 @@ export class ResultsItemEncoder {
     return { item, json: out.subarray(start, at) as JsonBytes };
   }
 
-  /** The entry's bytes apart from its times, or undefined when its versions are not a frozen record of finite numbers. */
-  private bytesOf(entry: StoredResult): EntryBytes | undefined {
-    const name = entry[0];
-    const last = this.byAttestation.get(name);
-    const versions = entry[6];
-    const sameHead = last !== undefined && last.outcome === entry[1] && last.message === entry[2];
-    const sameTail =
-      last !== undefined &&
-      last.attestationDigest === entry[5] &&
-      last.requirementVersions === versions &&
-      last.evidenceDigest === entry[7] &&
-      last.resourceDigest === entry[8];
-    if (sameHead && sameTail) return last;
-    if (!sameTail && !isFrozenVersions(versions)) return undefined;
-    const evidence = entry[7] === null ? 'null' : quote(entry[7]);
-    const own = entry.length > 8 ? `,${quote(entry[8] as string)}` : '';
-    const bytes: EntryBytes = {
-      outcome: entry[1],
-      message: entry[2],
-      head: sameHead ? last.head : Buffer.from(`[${quote(name)},${quote(entry[1])},${quote(entry[2])},`, 'utf8'),
-      attestationDigest: entry[5],
-      requirementVersions: versions,
-      evidenceDigest: entry[7],
-      resourceDigest: entry[8],
-      tail: sameTail ? last.tail : Buffer.from(`,${quote(entry[5])},${JSON.stringify(versions)},${evidence}${own}]`, 'utf8'),
-    };
-    this.byAttestation.set(name, bytes);
-    return bytes;
+  private added(name: string): AttestationBytes {
+    const known: AttestationBytes = { heads: [], tails: [] };
+    this.byAttestation.set(name, known);
+    return known;
   }
+}
+
+/** The head of `entry` from an attestation's kept heads, made and kept when none matches. */
+function headOf(heads: HeadBytes[], entry: StoredResult): Buffer {
+  for (let i = 0; i < heads.length; i++) {
+    const h = heads[i] as HeadBytes;
+    if (h.outcome === entry[1] && h.message === entry[2]) return h.bytes;
+  }
+  const bytes = Buffer.from(`[${quote(entry[0])},${quote(entry[1])},${quote(entry[2])},`, 'utf8');
+  keep(heads, { outcome: entry[1], message: entry[2], bytes });
+  return bytes;
+}
+
+/**
+ * The tail of `entry` from an attestation's kept tails, made and kept when none matches; undefined
+ * when its versions are not a frozen record of finite numbers (JSON would not give them back).
+ */
+function tailOf(tails: TailBytes[], entry: StoredResult): Buffer | undefined {
+  const versions = entry[6];
+  for (let i = 0; i < tails.length; i++) {
+    const t = tails[i] as TailBytes;
+    if (t.attestationDigest === entry[5] && t.requirementVersions === versions && t.evidenceDigest === entry[7] && t.resourceDigest === entry[8]) return t.bytes;
+  }
+  if (!isFrozenVersions(versions)) return undefined;
+  const evidence = entry[7] === null ? 'null' : quote(entry[7]);
+  const own = entry.length > 8 ? `,${quote(entry[8] as string)}` : '';
+  const bytes = Buffer.from(`,${quote(entry[5])},${JSON.stringify(versions)},${evidence}${own}]`, 'utf8');
+  keep(tails, { attestationDigest: entry[5], requirementVersions: versions, evidenceDigest: entry[7], resourceDigest: entry[8], bytes });
+  return bytes;
+}
+
+/** Keeps `variant` first, dropping the oldest beyond VARIANTS (a per-resource message never piles up). */
+function keep<V>(variants: V[], variant: V): void {
+  if (variants.length >= VARIANTS) variants.pop();
+  variants.unshift(variant);
 }
 
 /** Writes a number as JSON writes it (`String(n)`); digit by digit for safe non-negative integers (run times). */

@@ -112,7 +112,8 @@ describe('ResultsItemEncoder', () => {
     const members: unknown[] = [...first];
     members[at] = value;
     const next = Object.freeze(members) as unknown as StoredResult;
-    for (const e of [first, next]) {
+    // Back and forth, as a rule that passes on some resources and fails on others.
+    for (const e of [first, next, first, next]) {
       expect(encoder.encode('r', 'sha256:r', [e]).json?.toString('utf8')).toBe(JSON.stringify({ format: 2, resource: 'r', resourceDigest: 'sha256:r', results: [e] }));
     }
   });
