@@ -63,6 +63,48 @@ describe('reconcile across providers', () => {
     expect(runtime.engine.resultsOf('org/r2')?.get('a5')?.message).toBe('beta ran a5 on org/r2');
   });
 
+  it('runs synchronous and asynchronous providers in list order, each run starting when the one before it ended', async () => {
+    // beta answers with a promise, alpha at once: each resource switches between them mid-way.
+    const order: string[] = [];
+    let now = 1_000;
+    const clock = { now: () => now };
+    const alpha: AttestationProvider = {
+      name: 'alpha',
+      validateParams: () => [],
+      attest: (a, r) => {
+        order.push(`${r.metadata.name}:${a.metadata.name}`);
+        now += 1;
+        return { outcome: 'Passed', message: 'alpha' };
+      },
+    };
+    const beta: AttestationProvider = {
+      name: 'beta',
+      validateParams: () => [],
+      attest: async (a, r) => {
+        order.push(`${r.metadata.name}:${a.metadata.name}`);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        now += 10;
+        return { outcome: 'Failed', message: 'beta' };
+      },
+    };
+
+    const summary = await reconcile({ store: runtime.store, engine: runtime.engine, providers: new Map([['alpha', alpha], ['beta', beta]]), clock, batchSize: 10 });
+
+    expect(summary).toMatchObject({ evaluated: 15, passed: 6, failed: 6, errored: 3 });
+    expect(order).toEqual(['org', 'org/r1', 'org/r2'].flatMap((r) => ['a1', 'a2', 'a3', 'a5'].map((a) => `${r}:${a}`)));
+    const r2 = runtime.engine.resultsOf('org/r2');
+    const times = ['a1', 'a2', 'a3', 'a4', 'a5'].map((a) => [r2?.get(a)?.executedAt, r2?.get(a)?.durationMs]);
+    // The runs of org and org/r1 took 1 + 10 + 1 + 0 + 10 = 22 ms each from 1000.
+    expect(times).toEqual([
+      [1044, 1],
+      [1045, 10],
+      [1055, 1],
+      [1056, 0],
+      [1056, 10],
+    ]);
+    expect(r2?.get('a2')).toMatchObject({ outcome: 'Failed', message: 'beta' });
+  });
+
   it('records the definitions the run was made against', async () => {
     const providers = new Map([
       ['alpha', namedProvider('alpha')],
