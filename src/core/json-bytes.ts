@@ -7,3 +7,23 @@ declare const jsonBytesBrand: unique symbol;
  * value again.
  */
 export type JsonBytes = Buffer & { readonly [jsonBytesBrand]: true };
+
+/**
+ * Writes a finite number at `at` as JSON writes it (`String(n)`), digit by digit for safe
+ * non-negative integers (run times, counts); returns where it ends. `out` must have room (24 bytes).
+ */
+export function writeNumber(out: Buffer, at: number, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) return at + out.write(String(n), at, 'latin1');
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  const end = at + digits;
+  let i = end;
+  let rest = n;
+  while (rest >= 10) {
+    const q = Math.floor(rest / 10);
+    out[--i] = 0x30 + (rest - q * 10);
+    rest = q;
+  }
+  out[--i] = 0x30 + rest;
+  return end;
+}

@@ -1,4 +1,4 @@
-import type { JsonBytes } from './json-bytes.ts';
+import { writeNumber, type JsonBytes } from './json-bytes.ts';
 import { resultsItem, type ResultsItem, type StoredResult } from './results-item.ts';
 
 /** The bytes of an entry before its run times, `["name","Passed","message",`, for one outcome and message. */
@@ -147,23 +147,6 @@ function tailOf(tails: TailBytes[], entry: StoredResult): Buffer | undefined {
 function keep<V>(variants: V[], variant: V): void {
   if (variants.length >= VARIANTS) variants.pop();
   variants.unshift(variant);
-}
-
-/** Writes a number as JSON writes it (`String(n)`); digit by digit for safe non-negative integers (run times). */
-function writeNumber(out: Buffer, at: number, n: number): number {
-  if (!Number.isSafeInteger(n) || n < 0) return at + out.write(String(n), at, 'latin1');
-  let digits = 1;
-  for (let p = 10; p <= n; p *= 10) digits++;
-  const end = at + digits;
-  let i = end;
-  let rest = n;
-  while (rest >= 10) {
-    const q = Math.floor(rest / 10);
-    out[--i] = 0x30 + (rest - q * 10);
-    rest = q;
-  }
-  out[--i] = 0x30 + rest;
-  return end;
 }
 
 /** A frozen plain record of finite numbers: what JSON gives back as it is. */

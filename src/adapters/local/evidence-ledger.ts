@@ -21,7 +21,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  chainResults,
   EMPTY_HEAD_RECORD,
   parseCheckpointLine,
   parseEntryLine,
@@ -39,6 +38,7 @@ import { DirLock } from './dir-lock.ts';
 import { errnoCode, fsyncDir, fsyncDirAsync, writevFully } from './durable-file.ts';
 import { Ed25519Signer, PUBLIC_KEY_FILE, PublicKeyVerifier } from './evidence-signer.ts';
 import { readLines } from './line-reader.ts';
+import { EntryLineWriter } from '../../core/evidence/entry-lines.ts';
 import { collectOutputs } from '../../core/evidence/outputs.ts';
 
 export const EVIDENCE_DIR = 'evidence';
@@ -94,6 +94,7 @@ export class LocalEvidenceLedger implements EvidenceLedger {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly knownOutputs = new Set<string>();
+  private readonly entryLines = new EntryLineWriter();
   private lastSigned: Checkpoint | undefined;
 
   private constructor(
@@ -159,11 +160,11 @@ export class LocalEvidenceLedger implements EvidenceLedger {
       this.assertHeadUnchanged();
       const outputs = collectOutputs(records);
       const now = this.clock.now();
-      const chained = chainResults(this.headRecord, records.map((r) => r.result), now);
+      const chained = this.entryLines.write(this.headRecord, records.map((r) => r.result), now);
       return this.guard(async () => {
         await this.writeOutputs(outputs);
         // The only large write: done (and synced) on the thread pool while the main thread works on.
-        const bytes = await this.appendLines(this.ledgerFd, chained.lines);
+        const bytes = await this.appendBytes(this.ledgerFd, chained.chunks);
         let next: HeadRecord = { ...this.headRecord, seq: chained.head.seq, hash: chained.head.hash, bytes: this.headRecord.bytes + bytes, at: now };
         if (this.checkpointDue(next.seq, now)) next = await this.appendCheckpoint(next, now);
         await this.writeHead(next);
@@ -307,9 +308,15 @@ export class LocalEvidenceLedger implements EvidenceLedger {
    * (callers are inside `serialise`), so lines land in call order.
    */
   private async appendLines(fd: number, lines: readonly string[]): Promise<number> {
-    const buf = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
-    await writevFully(fd, [buf]);
-    return buf.length;
+    return this.appendBytes(fd, [Buffer.from(`${lines.join('\n')}\n`, 'utf8')]);
+  }
+
+  /** `appendLines` for lines already written as bytes (each ended by its newline). */
+  private async appendBytes(fd: number, chunks: readonly Buffer[]): Promise<number> {
+    await writevFully(fd, chunks);
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
+    return bytes;
   }
 
   /**

@@ -49,7 +49,7 @@ export function isHash(value: unknown): value is string {
 }
 
 /** The keys of a result, in the order every entry encodes them. */
-const RESULT_KEYS = knownKeys([
+export const RESULT_KEYS = knownKeys([
   'resource',
   'attestation',
   'outcome',

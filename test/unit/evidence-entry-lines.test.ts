@@ -1,0 +1,106 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { chainResults, EMPTY_HEAD, GENESIS_HASH, parseEntryLine, type ChainHead } from '../../src/core/evidence/chain.ts';
+import { EntryLineWriter } from '../../src/core/evidence/entry-lines.ts';
+import type { AttestationResult } from '../../src/core/model.ts';
+
+// Small pools, so attestations and resources repeat with other digests, messages and outcomes:
+// that is what the writer's kept text must notice.
+const oddString = fc.oneof(fc.constantFrom('', 'ok', 'x"y', 'back\\slash', 'line\nbreak', '\u2028', '\ud800', 'é', '\u0000'), fc.string({ unit: 'binary', maxLength: 6 }));
+const name = fc.constantFrom('encrypted', 'versioned', 'toString', '__proto__', 'a"b');
+const digest = fc.constantFrom('sha256:a', 'sha256:b', 'sha256:"c"');
+const time = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 2 ** 42 }), weight: 6 }, { arbitrary: fc.constantFrom(-0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60), weight: 1 });
+const SHARED_VERSIONS = [Object.freeze({ 'sc-28': 1 }), Object.freeze({ 'sc-28': 2, 'ac-2': 1 }), Object.freeze({})];
+const versions = fc.oneof(
+  { arbitrary: fc.constantFrom(...SHARED_VERSIONS), weight: 6 },
+  { arbitrary: fc.record({ record: fc.dictionary(fc.constantFrom('sc-28', 'ac-2'), fc.nat()), frozen: fc.boolean() }).map(({ record, frozen }) => (frozen ? Object.freeze(record) : record)), weight: 1 },
+  // Frozen, but holding an object that can still change.
+  { arbitrary: fc.constant(null).map(() => Object.freeze({ 'sc-28': { nested: 1 } }) as unknown as Readonly<Record<string, number>>), weight: 1 },
+);
+
+const result: fc.Arbitrary<AttestationResult> = fc
+  .record({
+    resource: fc.constantFrom('org/r1', 'org/r2', 'r"3'),
+    attestation: name,
+    outcome: fc.constantFrom('Passed' as const, 'Failed' as const, 'Errored' as const),
+    message: oddString,
+    executedAt: time,
+    durationMs: time,
+    attestationDigest: digest,
+    resourceDigest: digest,
+    requirementVersions: versions,
+    evidenceDigest: fc.option(digest, { nil: undefined }),
+    lastCheckedAt: fc.option(time, { nil: undefined }),
+    extra: fc.option(fc.constantFrom('kept', undefined), { freq: 8, nil: null }),
+  })
+  .map(({ extra, ...r }) => {
+    const out: Record<string, unknown> = { ...r };
+    // Optional members absent, or present as undefined (canonical JSON drops both).
+    if (r.evidenceDigest === undefined && r.executedAt % 2 === 0) delete out.evidenceDigest;
+    if (r.lastCheckedAt === undefined) delete out.lastCheckedAt;
+    if (extra !== null) out.extra = extra;
+    return out as unknown as AttestationResult;
+  });
+
+const text = (chunks: readonly Buffer[]) => Buffer.concat(chunks).toString('utf8');
+
+describe('EntryLineWriter', () => {
+  it('writes the lines chainResults encodes, each ended by a newline, and the same head', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(result, { maxLength: 6 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 0, max: 2 ** 42 }), (batches, at) => {
+        // One writer across batches, as in a ledger: its kept text must never go stale.
+        const writer = new EntryLineWriter();
+        let head: ChainHead = EMPTY_HEAD;
+        for (const results of batches) {
+          const expected = chainResults(head, results, at);
+          const written = writer.write(head, results, at);
+          expect(text(written.chunks)).toBe(expected.lines.map((line) => `${line}\n`).join(''));
+          expect(written.head).toEqual(expected.head);
+          head = written.head;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes a frozen version record again when an object it holds has changed since', () => {
+    const nested = { since: 1 };
+    const versions = Object.freeze({ 'sc-28': nested }) as unknown as Readonly<Record<string, number>>;
+    const r: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: versions };
+    const writer = new EntryLineWriter();
+    writer.write(EMPTY_HEAD, [r], 7);
+    nested.since = 2;
+
+    expect(text(writer.write(EMPTY_HEAD, [r], 7).chunks)).toBe(`${chainResults(EMPTY_HEAD, [r], 7).lines[0]}\n`);
+  });
+
+  it('chains onto a head whose hash is not hex as chainResults does', () => {
+    const r: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
+    const head = { seq: 4, hash: 'not "hex"' };
+
+    expect(text(new EntryLineWriter().write(head, [r], 7).chunks)).toBe(`${chainResults(head, [r], 7).lines[0]}\n`);
+  });
+
+  it('spreads many lines over several chunks, each line whole and readable', () => {
+    const results: AttestationResult[] = Array.from({ length: 3000 }, (_, i) => ({
+      resource: `org/r${i}`,
+      attestation: `a${i % 7}`,
+      outcome: i % 10 === 0 ? 'Failed' : 'Passed',
+      // Every 1000th message is about 400 KB: a line bigger than a chunk.
+      message: i % 1000 === 999 ? 'm'.repeat(400_000) : `message ${i % 3}`,
+      executedAt: 1_700_000_000_000 + i,
+      durationMs: i % 5,
+      attestationDigest: `sha256:${'a'.repeat(64)}`,
+      resourceDigest: `sha256:${'b'.repeat(64)}`,
+      requirementVersions: Object.freeze({ 'sc-28': 1 }),
+    }));
+    const written = new EntryLineWriter().write({ seq: 0, hash: GENESIS_HASH }, results, 5);
+    const lines = text(written.chunks).split('\n');
+
+    expect(written.chunks.length).toBeGreaterThan(1);
+    expect(lines.pop()).toBe('');
+    expect(lines).toEqual(chainResults(EMPTY_HEAD, results, 5).lines);
+    const last = parseEntryLine(lines[2999] as string);
+    expect(last.ok && last.storedHash === last.actualHash && last.storedHash === written.head.hash).toBe(true);
+  });
+});
