@@ -74,6 +74,16 @@ describe('EntryLineWriter', () => {
     expect(text(writer.write(EMPTY_HEAD, [r], 7).chunks)).toBe(`${chainResults(EMPTY_HEAD, [r], 7).lines[0]}\n`);
   });
 
+  it('writes a version record that is not frozen again when it has changed since', () => {
+    const versions: Record<string, number> = { 'sc-28': 1 };
+    const r: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: versions };
+    const writer = new EntryLineWriter();
+    writer.write(EMPTY_HEAD, [r], 7);
+    versions['sc-28'] = 2;
+
+    expect(text(writer.write(EMPTY_HEAD, [r], 7).chunks)).toBe(`${chainResults(EMPTY_HEAD, [r], 7).lines[0]}\n`);
+  });
+
   it('chains onto a head whose hash is not hex as chainResults does', () => {
     const r: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
     const head = { seq: 4, hash: 'not "hex"' };

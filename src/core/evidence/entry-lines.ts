@@ -164,8 +164,6 @@ export class EntryLineWriter {
       typeof outcome !== 'string' ||
       typeof requirementVersions !== 'object' ||
       requirementVersions === null ||
-      // Kept only when it cannot change: a frozen record (its text is kept by canonicalJson too).
-      !Object.isFrozen(requirementVersions) ||
       typeof resource !== 'string' ||
       typeof resourceDigest !== 'string'
     ) {
@@ -217,8 +215,9 @@ function middleOf(middles: MiddleBytes[], message: string, outcome: string, requ
     if (m.requirementVersions === requirementVersions && m.outcome === outcome && m.message === message) return m.bytes;
   }
   const bytes = Buffer.from(`,"message":${canonicalJson(message)},"outcome":${canonicalJson(outcome)},"requirementVersions":${canonicalJson(requirementVersions)}`, 'utf8');
-  // A frozen record of numbers cannot change; one holding objects could, under it.
-  if (Object.values(requirementVersions).every((v) => typeof v === 'number')) keep(middles, { message, outcome, requirementVersions, bytes });
+  // Kept only when it cannot change: a frozen record of numbers (one holding objects could change
+  // under it). A record found above by identity was checked when it was kept.
+  if (Object.isFrozen(requirementVersions) && Object.values(requirementVersions).every((v) => typeof v === 'number')) keep(middles, { message, outcome, requirementVersions, bytes });
   return bytes;
 }
 
