@@ -8,21 +8,24 @@ import type { WriteOp } from '../core/ports/store.ts';
 
 /** Rejects malformed writes before anything is written, naming the write and its key. */
 export function validateOps(ops: readonly WriteOp[]): void {
-  const seen = new Set<string>();
-  for (const [index, op] of ops.entries()) {
-    const where = { index, pk: op.pk, sk: op.sk };
-    if (op.type !== 'put' && op.type !== 'delete') throw new StoreError(`write ${index}: unknown type`, where);
+  // Keys seen, by partition key: no joined string per write (a reconcile's batch writes hundreds).
+  const seen = new Map<string, Set<string>>();
+  for (let index = 0; index < ops.length; index++) {
+    const op = ops[index] as WriteOp;
+    const where = () => ({ index, pk: op.pk, sk: op.sk });
+    if (op.type !== 'put' && op.type !== 'delete') throw new StoreError(`write ${index}: unknown type`, where());
     if (typeof op.pk !== 'string' || op.pk === '' || typeof op.sk !== 'string' || op.sk === '') {
-      throw new StoreError(`write ${index}: pk and sk must be non-empty strings`, where);
+      throw new StoreError(`write ${index}: pk and sk must be non-empty strings`, where());
     }
     const v = op.ifVersion;
     if (v !== 'any' && v !== 'absent' && !(Number.isSafeInteger(v) && v >= 1)) {
-      throw new StoreError(`write ${index} (${op.pk} / ${op.sk}): ifVersion must be 'absent', 'any' or a version >= 1`, { ...where, ifVersion: v });
+      throw new StoreError(`write ${index} (${op.pk} / ${op.sk}): ifVersion must be 'absent', 'any' or a version >= 1`, { ...where(), ifVersion: v });
     }
-    const key = `${op.pk}\u0000${op.sk}`;
+    let sks = seen.get(op.pk);
+    if (sks === undefined) seen.set(op.pk, (sks = new Set()));
     // As in DynamoDB: one transaction writes a key at most once (DynamoDB's own error names no key).
-    if (seen.has(key)) throw new StoreError(`write ${index}: ${op.pk} / ${op.sk} appears twice in one transaction`, where);
-    seen.add(key);
+    if (sks.has(op.sk)) throw new StoreError(`write ${index}: ${op.pk} / ${op.sk} appears twice in one transaction`, where());
+    sks.add(op.sk);
   }
 }
 

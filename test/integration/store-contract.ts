@@ -391,6 +391,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
         expect(await store.get(pk, 'k')).toBeUndefined();
         expect(await store.get(pk, 'other')).toBeUndefined();
       });
+
+      it('writes one sort key in two partitions in one transaction', async () => {
+        await store.transact([put(`${ns}#dup1`, 'k', { n: 1 }, 'absent'), put(`${ns}#dup2`, 'k', { n: 2 }, 'absent')]);
+
+        expect((await store.get(`${ns}#dup1`, 'k'))?.data).toEqual({ n: 1 });
+        expect((await store.get(`${ns}#dup2`, 'k'))?.data).toEqual({ n: 2 });
+      });
     });
 
     describe('change feed', () => {
