@@ -12,21 +12,25 @@ export function validateOps(ops: readonly WriteOp[]): void {
   const seen = new Map<string, Set<string>>();
   for (let index = 0; index < ops.length; index++) {
     const op = ops[index] as WriteOp;
-    const where = () => ({ index, pk: op.pk, sk: op.sk });
-    if (op.type !== 'put' && op.type !== 'delete') throw new StoreError(`write ${index}: unknown type`, where());
+    if (op.type !== 'put' && op.type !== 'delete') throw new StoreError(`write ${index}: unknown type`, whereOf(index, op));
     if (typeof op.pk !== 'string' || op.pk === '' || typeof op.sk !== 'string' || op.sk === '') {
-      throw new StoreError(`write ${index}: pk and sk must be non-empty strings`, where());
+      throw new StoreError(`write ${index}: pk and sk must be non-empty strings`, whereOf(index, op));
     }
     const v = op.ifVersion;
     if (v !== 'any' && v !== 'absent' && !(Number.isSafeInteger(v) && v >= 1)) {
-      throw new StoreError(`write ${index} (${op.pk} / ${op.sk}): ifVersion must be 'absent', 'any' or a version >= 1`, { ...where(), ifVersion: v });
+      throw new StoreError(`write ${index} (${op.pk} / ${op.sk}): ifVersion must be 'absent', 'any' or a version >= 1`, { ...whereOf(index, op), ifVersion: v });
     }
     let sks = seen.get(op.pk);
     if (sks === undefined) seen.set(op.pk, (sks = new Set()));
     // As in DynamoDB: one transaction writes a key at most once (DynamoDB's own error names no key).
-    if (sks.has(op.sk)) throw new StoreError(`write ${index}: ${op.pk} / ${op.sk} appears twice in one transaction`, where());
+    if (sks.has(op.sk)) throw new StoreError(`write ${index}: ${op.pk} / ${op.sk} appears twice in one transaction`, whereOf(index, op));
     sks.add(op.sk);
   }
+}
+
+/** The context of an error about write `index`. */
+function whereOf(index: number, op: WriteOp): { index: number; pk: string; sk: string } {
+  return { index, pk: op.pk, sk: op.sk };
 }
 
 /** Identifies a request by its keys and conditions (not its data: cheap for big transactions). */

@@ -164,7 +164,7 @@ describe('WorkStore', () => {
       [],
       T0,
     );
-    expect([...planDueWork(engine, T0).due.keys()].sort()).toEqual(['host/b', 'host/c']);
+    expect(planDueWork(engine, T0).due.map(([resource]) => resource).sort()).toEqual(['host/b', 'host/c']);
     expect(await dispatchAgentWork(work, engine, 'run-1', T0)).toBe(1);
     expect(await dispatchAgentWork(work, engine, 'run-2', T0 + 1)).toBe(0);
     const [only] = await work.all('agent-a', T0 + 1);

@@ -35,14 +35,21 @@ export class AttestationStates extends SlotKeyedMap<ResourceAttestationState> {
     this.#results = results;
   }
 
-  /** Attestations whose pair needs a run (never attested, or Stale), in key order; undefined when none. */
-  due(): string[] | undefined {
+  /**
+   * Attestations whose pair needs a run (never attested, or Stale), in key order; undefined when
+   * none. When every pair is due (a full reconcile) it is the plan's own frozen key list, shared
+   * by every resource of the plan: no list per resource, and a runner can tell it by identity.
+   */
+  due(): readonly string[] | undefined {
     const keys = this.keyList;
     const statuses = this.#statuses;
     let due: string[] | undefined;
     for (let i = 0; i < statuses.length; i++) {
       const status = statuses[i];
-      if (status === 'Pending' || status === 'Stale') (due ??= []).push(keys[i] as string);
+      if (status === 'Pending' || status === 'Stale') {
+        if (due === undefined && i === 0 && allDue(statuses)) return keys;
+        (due ??= []).push(keys[i] as string);
+      }
     }
     return due;
   }
@@ -67,4 +74,12 @@ export class AttestationStates extends SlotKeyedMap<ResourceAttestationState> {
     made[slot] = state;
     return state;
   }
+}
+
+function allDue(statuses: readonly ResourceAttestationStatus[]): boolean {
+  for (let i = 0; i < statuses.length; i++) {
+    const status = statuses[i];
+    if (status !== 'Pending' && status !== 'Stale') return false;
+  }
+  return true;
 }

@@ -43,6 +43,15 @@ export interface RunRecord {
   readonly requirementVersions: Readonly<Record<string, number>>;
 }
 
+/** A plan's run records, by attestation name and in the order of the plan's attestation keys. */
+export interface PlanRunRecords {
+  readonly byName: ReadonlyMap<string, RunRecord>;
+  /** The plan's attestation keys: the list `AttestationStates.due()` gives when every pair is due. */
+  readonly keys: readonly string[];
+  /** The record of `keys[i]` at `i` (undefined for an attestation that records nothing). */
+  readonly inKeyOrder: readonly (RunRecord | undefined)[];
+}
+
 const NO_APPLICABLE: Applicable = Object.freeze({ names: Object.freeze([]), entries: Object.freeze([]), distinct: true });
 
 /**
@@ -118,7 +127,7 @@ export class DefinitionIndex {
   private cascadeWithAttestationsCache = new Map<string, Map<string, readonly Implementation[]>>();
   private implsByRequirementCache: Map<string, Implementation[]> | undefined;
   /** What a run records per attestation, by evaluation plan (so shared as plans are). */
-  private runRecordsByPlan = new WeakMap<EvaluationPlan, ReadonlyMap<string, RunRecord>>();
+  private runRecordsByPlan = new WeakMap<EvaluationPlan, PlanRunRecords>();
   private requirementsByTypeCache: { byType: Map<string, CandidateRequirements>; general: readonly Requirement[] } | undefined;
   /** Evaluation plans by resource, and shared by the resources of a type that the same implementations reach. */
   private plansByResource = new WeakMap<Resource, EvaluationPlan>();
@@ -486,12 +495,25 @@ export class DefinitionIndex {
    * missing (its run records no requirement).
    */
   runRecords(r: Resource): ReadonlyMap<string, RunRecord> {
+    return this.planRunRecords(r).byName;
+  }
+
+  /**
+   * `runRecords` with the same records in the order of the plan's attestation keys: a run of the
+   * plan's whole key list (a full reconcile) finds each by position, not by name.
+   */
+  planRunRecords(r: Resource): PlanRunRecords {
     // The plan's implementations are a superset of those with an attestation for the type; the
     // others have no applicable attestation and record nothing. Kept per plan: a reconcile asks
     // for every resource it runs, and plans are already kept per resource.
     const plan = this.evaluationPlan(r);
     let records = this.runRecordsByPlan.get(plan);
-    if (records === undefined) this.runRecordsByPlan.set(plan, (records = runRecordsOf(plan, this.requirements)));
+    if (records === undefined) {
+      const byName = runRecordsOf(plan, this.requirements);
+      const keys = plan.attestationSlots.keys;
+      records = Object.freeze({ byName, keys, inKeyOrder: Object.freeze(keys.map((k) => byName.get(k))) });
+      this.runRecordsByPlan.set(plan, records);
+    }
     return records;
   }
 

@@ -312,8 +312,8 @@ export class ComplianceEngine {
    * The same pairs as `dueWork`, grouped by resource in the same order, without an object per
    * pair (a full reconcile plans every pair of the organisation). Call after `flush()`.
    */
-  dueWorkByResource(): Array<[resource: string, attestations: string[]]> {
-    const out: Array<[string, string[]]> = [];
+  dueWorkByResource(): Array<[resource: string, attestations: readonly string[]]> {
+    const out: Array<[string, readonly string[]]> = [];
     for (const [resource, { evaluation }] of this.derived) {
       // Statuses only: no state object is made for planning.
       const due = evaluation.attestations.due();

@@ -244,7 +244,8 @@ function requirementStatus(
     const cls = requiredClasses.length === 0 ? undefined : requiredClasses[g];
     let best: Resolution = 'Invalid';
     let members = 0;
-    for (const i of impls) {
+    for (let k = 0; k < impls.length; k++) {
+      const i = impls[k] as number;
       if (cls !== undefined && (reaching[i] as Implementation).spec.class !== cls) continue;
       members++;
       const r = resolutions[i] as ImplResolution;

@@ -11,7 +11,9 @@ import type { AnyResultsItem } from '../results-item.ts';
  * the embedded store's change feed and, later, DynamoDB Streams. Applying a record twice leaves the same state (idempotent).
  */
 export function applyChangeRecords(engine: ComplianceEngine, records: readonly ChangeRecord[]): void {
-  for (const record of records) {
+  // Indexed: every committed write comes through here (an iterator result per step otherwise).
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i] as ChangeRecord;
     const { Keys, NewImage } = record.dynamodb;
     const key = parseKey(Keys.pk, Keys.sk);
     if (key.type === 'definition') {

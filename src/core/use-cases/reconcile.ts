@@ -50,21 +50,25 @@ export interface ReconcileSummary {
   readonly aborted: boolean;
 }
 
-/** Due work by resource: the attestations of each resource that need a run. */
-export type DueWork = Map<string, string[]>;
+/** Due work by resource, each resource once: the attestations of each that need a run. */
+export type DueWork = Array<readonly [resource: string, attestations: readonly string[]]>;
 
 /** Never attested, stale or expired pairs at `now`, grouped by resource. */
 export function planDueWork(engine: ComplianceEngine, now: number): { due: DueWork; planned: number } {
   engine.advanceTo(now);
   engine.flush();
-  const due: DueWork = new Map();
+  const due = engine.dueWorkByResource();
   let planned = 0;
-  for (const [resource, attestations] of engine.dueWorkByResource()) {
+  let kept = 0;
+  // In place, with an indexed loop: a full reconcile plans every resource of the organisation.
+  for (let i = 0; i < due.length; i++) {
+    const work = due[i] as [string, readonly string[]];
     // Agent-owned pairs are pulled by their agent as work items (src/core/work), not run here.
-    if (agentOwnerOf(engine, resource) !== undefined) continue;
-    due.set(resource, attestations);
-    planned += attestations.length;
+    if (agentOwnerOf(engine, work[0]) !== undefined) continue;
+    due[kept++] = work;
+    planned += work[1].length;
   }
+  due.length = kept;
   return { due, planned };
 }
 
@@ -221,9 +225,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   // A batch size of 0 or less would loop forever; NaN would silently attest nothing.
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ArgusError('INVALID_ARGUMENT', `batchSize must be a positive integer, got ${batchSize}`, { batchSize });
   const startedAt = clock.now();
-  const { due, planned } = planDueWork(engine, startedAt);
+  const { due: work, planned } = planDueWork(engine, startedAt);
   const counts = emptyCounts();
-  const work = [...due];
   // The embedded store logs each results item's JSON: most of it repeats from run to run.
   const encoder = new ResultsItemEncoder();
   let aborted = false;
@@ -267,7 +270,10 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
     const resource = engine.index.resources.get(name);
     if (!resource) continue;
     const resourceDigest = resource.spec.digest;
-    const records = engine.index.runRecords(resource);
+    const planRecords = engine.index.planRunRecords(resource);
+    const records = planRecords.byName;
+    // The plan's whole key list (every pair due): each record by position, no look-up by name.
+    const inOrder = attestations === planRecords.keys ? planRecords.inKeyOrder : undefined;
     // Sized up front (the results item keeps it): an empty array grows to 17 slots at its first write.
     const entries: StoredResult[] = new Array(attestations.length);
     let ran = 0;
@@ -277,7 +283,7 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
       const attName = attestations[a] as string;
       // The run record holds the attestation: one look-up per run. An attestation that no
       // longer reaches the resource still gets its run context from the engine.
-      const record = records.get(attName);
+      const record = inOrder !== undefined ? inOrder[a] : records.get(attName);
       const attestation = record === undefined ? engine.index.attestations.get(attName) : record.attestation;
       const context = record ?? engine.runContext(name, attName);
       if (!attestation || !context) continue;
