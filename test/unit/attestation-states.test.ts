@@ -25,6 +25,17 @@ describe('AttestationStates', () => {
     expect(new AttestationStates('bucket', slotsOf(['encrypted']), ['Passed'], undefined, results).due()).toBeUndefined();
   });
 
+  it('gives the key list of the plan itself when every pair is due, and a list of its own when only some are', () => {
+    const allDue = new AttestationStates('bucket', slots, ['Pending', 'Stale', 'Pending', 'Pending'], undefined, results).due();
+    const firstPassed = new AttestationStates('bucket', slots, ['Passed', 'Stale', 'Pending', 'Pending'], undefined, results).due();
+    const lastPassed = new AttestationStates('bucket', slots, ['Pending', 'Stale', 'Pending', 'Passed'], undefined, results).due();
+
+    expect(allDue).toBe(slots.keys);
+    expect(Object.isFrozen(allDue)).toBe(true);
+    expect(firstPassed).toEqual(['versioned', 'logged', 'tagged']);
+    expect(lastPassed).toEqual(['encrypted', 'versioned', 'logged']);
+  });
+
   it('tells a status without making the state, and nothing for an attestation it does not hold', () => {
     const map = states();
     expect(map.statusOf('versioned')).toBe('Failed');
