@@ -3,9 +3,9 @@
  * time and attests it in batches, each committed in one transaction. A retry after a failure
  * finds only what is still due: committed batches are not attested twice.
  */
-import { resultsKey } from '../src/core/keys.ts';
+import { resultsKey, shardOfName } from '../src/core/keys.ts';
 import { resultsOf, type AnyResultsItem } from '../src/core/results-item.ts';
-import { addCounts, attestResources, emptyCounts, planDueWork, shardOf, type AttestDeps, type BatchCounts } from '../src/core/use-cases/reconcile.ts';
+import { addCounts, attestResources, emptyCounts, planDueWork, type AttestDeps, type BatchCounts } from '../src/core/use-cases/reconcile.ts';
 import { intField, MAX_SHARDS, objectEvent, resolveDeps, stringField, type DepsSource, type ShardResult } from './reconcile-contract.ts';
 
 export interface AttestShardDeps extends AttestDeps {
@@ -24,7 +24,7 @@ export function createAttestShardHandler(deps: DepsSource<AttestShardDeps>): (ev
     const planned = intField('reconcile-attest-shard', e, 'planned', 0);
     const d = await resolveDeps(deps, { shard });
     const { due } = planDueWork(d.engine, asOf);
-    const work = [...due].filter(([resource]) => shardOf(resource, shards) === shard);
+    const work = due.filter(([resource]) => shardOfName(resource, shards) === shard);
     const dueNow = work.reduce((n, [, attestations]) => n + attestations.length, 0);
     const counts = emptyCounts();
     let aborted = false;
@@ -45,7 +45,7 @@ export function createAttestShardHandler(deps: DepsSource<AttestShardDeps>): (ev
 async function countEarlierAttempts(d: AttestDeps, shard: number, shards: number, asOf: number, touched: ReadonlySet<string>): Promise<BatchCounts> {
   const counts = emptyCounts();
   for (const name of d.engine.index.resources.keys()) {
-    if (touched.has(name) || shardOf(name, shards) !== shard) continue;
+    if (touched.has(name) || shardOfName(name, shards) !== shard) continue;
     const key = resultsKey(name);
     const item = await d.store.get<AnyResultsItem>(key.pk, key.sk);
     let wrote = false;

@@ -4,8 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ComplianceEngine } from '../src/core/compliance/engine.ts';
+import { shardOfName } from '../src/core/keys.ts';
 import type { Clock } from '../src/core/ports/clock.ts';
-import { planDueWork, shardOf } from '../src/core/use-cases/reconcile.ts';
+import { planDueWork } from '../src/core/use-cases/reconcile.ts';
 import { intField, MAX_SHARDS, objectEvent, resolveDeps, type DepsSource, type PlanResult } from './reconcile-contract.ts';
 
 export interface PlanDeps {
@@ -25,7 +26,7 @@ export function createPlanHandler(deps: DepsSource<PlanDeps>): (event: unknown) 
     const { due, planned } = planDueWork(engine, asOf);
     const perShard = new Map<number, number>();
     for (const [resource, attestations] of due) {
-      const shard = shardOf(resource, shards);
+      const shard = shardOfName(resource, shards);
       perShard.set(shard, (perShard.get(shard) ?? 0) + attestations.length);
     }
     const work = [...perShard].sort((a, b) => a[0] - b[0]).map(([shard, n]) => ({ shard, planned: n }));

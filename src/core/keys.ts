@@ -21,6 +21,10 @@ export const KEY_PREFIX = {
  */
 export const RESULTS_SHARDS = 16;
 
+/** The results and checked partition keys, made once: a reconcile makes keys for every resource. */
+const RESULTS_PARTITIONS: readonly string[] = Array.from({ length: RESULTS_SHARDS }, (_, i) => `${KEY_PREFIX.results}${String(i).padStart(2, '0')}`);
+const CHECKED_PARTITIONS: readonly string[] = Array.from({ length: RESULTS_SHARDS }, (_, i) => `${KEY_PREFIX.checked}${String(i).padStart(2, '0')}`);
+
 /** Stable shard of a name (FNV-1a 32-bit), in [0, shards). */
 export function shardOfName(name: string, shards: number): number {
   let h = 0x811c9dc5;
@@ -36,7 +40,7 @@ export function definitionKey(kind: DefinitionKind, name: string): { pk: string;
 }
 
 export function resultsPartition(shard: number): string {
-  return `${KEY_PREFIX.results}${String(shard).padStart(2, '0')}`;
+  return RESULTS_PARTITIONS[shard] ?? `${KEY_PREFIX.results}${String(shard).padStart(2, '0')}`;
 }
 
 /** Every results partition, for loading all results (RESULTS_SHARDS queries, no scan). */
@@ -60,7 +64,7 @@ export function checkedKey(resource: string): { pk: string; sk: string } {
 }
 
 export function checkedPartition(shard: number): string {
-  return `${KEY_PREFIX.checked}${String(shard).padStart(2, '0')}`;
+  return CHECKED_PARTITIONS[shard] ?? `${KEY_PREFIX.checked}${String(shard).padStart(2, '0')}`;
 }
 
 /** Every checked-at partition, for loading them with the results (no scan). */

@@ -813,16 +813,33 @@ function isFrozenPlainMember(member: unknown): boolean {
  * then each op.
  */
 function walEntryBytes(entry: WalEntry, given: ReadonlyArray<JsonBytes | undefined>): Buffer {
-  const header = JSON.stringify({ ...entry, ops: [] });
-  const parts: Buffer[] = [Buffer.from(header.slice(0, -2), 'utf8')];
-  entry.ops.forEach((op, i) => {
+  const header = JSON.stringify({ ...entry, ops: [] }).slice(0, -2);
+  // Each op's text before its data (or all of it, without given bytes), then one buffer for all:
+  // a reconcile's transaction logs hundreds of results items.
+  const heads: string[] = new Array(entry.ops.length);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  let bound = 3 * header.length + CLOSE_ENTRY.length;
+  for (let i = 0; i < entry.ops.length; i++) {
+    const op = entry.ops[i] as WalOp;
     const separator = i > 0 ? ',' : '';
     const json = given[i];
-    if (json === undefined) parts.push(Buffer.from(separator + JSON.stringify(op), 'utf8'));
-    else parts.push(Buffer.from(`${separator}[${JSON.stringify(op[0])},${JSON.stringify(op[1])},${JSON.stringify(op[2])},`, 'utf8'), json, CLOSE_LIST);
-  });
-  parts.push(CLOSE_ENTRY);
-  return Buffer.concat(parts);
+    const head = json === undefined ? separator + JSON.stringify(op) : `${separator}[${JSON.stringify(op[0])},${JSON.stringify(op[1])},${JSON.stringify(op[2])},`;
+    heads[i] = head;
+    bound += 3 * head.length + (json === undefined ? 0 : json.length + CLOSE_LIST.length);
+  }
+  const out = Buffer.allocUnsafe(bound);
+  let at = out.write(header, 0, 'utf8');
+  for (let i = 0; i < heads.length; i++) {
+    at += out.write(heads[i] as string, at, 'utf8');
+    const json = given[i];
+    if (json === undefined) continue;
+    out.set(json, at);
+    at += json.length;
+    out.set(CLOSE_LIST, at);
+    at += CLOSE_LIST.length;
+  }
+  out.set(CLOSE_ENTRY, at);
+  return out.subarray(0, at + CLOSE_ENTRY.length);
 }
 
 const CLOSE_LIST = Buffer.from(']');

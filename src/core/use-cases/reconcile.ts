@@ -72,16 +72,6 @@ export function planDueWork(engine: ComplianceEngine, now: number): { due: DueWo
   return { due, planned };
 }
 
-/** Stable shard of a resource (FNV-1a), so a plan can hand out shard descriptors, not items. */
-export function shardOf(resource: string, shards: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < resource.length; i++) {
-    h ^= resource.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % shards;
-}
-
 export interface AttestDeps {
   readonly store: Store;
   readonly engine: ComplianceEngine;
@@ -148,17 +138,21 @@ export async function prepareBatch(
   const ops: WriteOp[] = [];
   const checkedOps: WriteOp[] = [];
   // One batch read of the batch's results items (one round trip per 100 keys on DynamoDB).
-  const keys = runs.map(({ name }) => resultsKey(name));
+  const keys: ItemKey[] = new Array(runs.length);
+  for (let i = 0; i < runs.length; i++) keys[i] = resultsKey((runs[i] as ResourceRuns).name);
   const currents = await store.getMany<AnyResultsItem>(keys);
   const confirmedOnly: Array<{ readonly name: string; readonly checkedAt: Record<string, number> }> = [];
-  runs.forEach(({ name, resourceDigest, entries }, i) => {
+  // Indexed: this runs for every resource of a reconcile.
+  for (let i = 0; i < runs.length; i++) {
+    const { name, resourceDigest, entries } = runs[i] as ResourceRuns;
     const key = keys[i] as ItemKey;
     const current = currents[i];
     const stored = current === undefined ? undefined : storedByAttestation(current.data, resourceDigest);
     // Made only for a resource with a confirmed re-run (a full reconcile has none).
     let checkedAt: Record<string, number> | undefined;
     let changed = false;
-    for (const entry of entries) {
+    for (let k = 0; k < entries.length; k++) {
+      const entry = entries[k] as StoredResult;
       const before = stored?.get(entry[0]);
       if (before && sameStoredContent(before, entry)) (checkedAt ??= {})[entry[0]] = entry[3];
       else changed = true;
@@ -181,7 +175,7 @@ export async function prepareBatch(
         ops.push({ type: 'put', pk: key.pk, sk: key.sk, data: item, json, ifVersion });
       }
     } else if (checkedAt !== undefined) confirmedOnly.push({ name, checkedAt });
-  });
+  }
   if (confirmedOnly.length > 0) {
     const checkedKeys = confirmedOnly.map(({ name }) => checkedKey(name));
     const previous = await store.getMany<CheckedItem>(checkedKeys);
