@@ -3,20 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { chainResults, EMPTY_HEAD, GENESIS_HASH, parseEntryLine, type ChainHead } from '../../src/core/evidence/chain.ts';
 import { EntryLineWriter } from '../../src/core/evidence/entry-lines.ts';
 import type { AttestationResult } from '../../src/core/model.ts';
+import { attestationName as name, digest, oddString, requirementVersions as versions, runTime as time } from '../support/result-arbitraries.ts';
 
-// Small pools, so attestations and resources repeat with other digests, messages and outcomes:
-// that is what the writer's kept text must notice.
-const oddString = fc.oneof(fc.constantFrom('', 'ok', 'x"y', 'back\\slash', 'line\nbreak', '\u2028', '\ud800', 'é', '\u0000'), fc.string({ unit: 'binary', maxLength: 6 }));
-const name = fc.constantFrom('encrypted', 'versioned', 'toString', '__proto__', 'a"b');
-const digest = fc.constantFrom('sha256:a', 'sha256:b', 'sha256:"c"');
-const time = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 2 ** 42 }), weight: 6 }, { arbitrary: fc.constantFrom(-0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60), weight: 1 });
-const SHARED_VERSIONS = [Object.freeze({ 'sc-28': 1 }), Object.freeze({ 'sc-28': 2, 'ac-2': 1 }), Object.freeze({})];
-const versions = fc.oneof(
-  { arbitrary: fc.constantFrom(...SHARED_VERSIONS), weight: 6 },
-  { arbitrary: fc.record({ record: fc.dictionary(fc.constantFrom('sc-28', 'ac-2'), fc.nat()), frozen: fc.boolean() }).map(({ record, frozen }) => (frozen ? Object.freeze(record) : record)), weight: 1 },
-  // Frozen, but holding an object that can still change.
-  { arbitrary: fc.constant(null).map(() => Object.freeze({ 'sc-28': { nested: 1 } }) as unknown as Readonly<Record<string, number>>), weight: 1 },
-);
 
 const result: fc.Arbitrary<AttestationResult> = fc
   .record({

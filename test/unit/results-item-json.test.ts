@@ -2,30 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ResultsItemEncoder } from '../../src/core/results-item-json.ts';
 import type { StoredResult } from '../../src/core/results-item.ts';
+import { attestationName as name, digest, oddString, requirementVersions as versions, runTime as time } from '../support/result-arbitraries.ts';
 
-// Small pools, so names repeat across items with other outcomes, messages, digests and versions:
-// that is what the encoder's reused text must notice.
-const oddString = fc.oneof(
-  fc.constantFrom('', 'ok', 'x"y', 'back\\slash', 'line\nbreak', '\u2028', '\ud800', 'é', '\u0000'),
-  fc.string({ unit: 'binary', maxLength: 6 }),
-);
-const name = fc.constantFrom('encrypted', 'versioned', 'toString', '__proto__', 'a"b');
-const digest = fc.constantFrom('sha256:a', 'sha256:b', 'sha256:"c"');
-// Mostly times JSON keeps, so that most items get a text and their reuse is checked.
-const time = fc.oneof(
-  { arbitrary: fc.integer({ min: 0, max: 2 ** 42 }), weight: 6 },
-  { arbitrary: fc.maxSafeNat(), weight: 2 },
-  { arbitrary: fc.constantFrom(0, -0, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60), weight: 1 },
-);
-
-/** Version records, some shared between entries (the reconcile shares one per attestation). */
-const SHARED_VERSIONS = [Object.freeze({ 'sc-28': 1 }), Object.freeze({ 'sc-28': 2, 'ac-2': 1 }), Object.freeze({})];
-const versions: fc.Arbitrary<Readonly<Record<string, number>>> = fc.oneof(
-  { arbitrary: fc.constantFrom(...SHARED_VERSIONS), weight: 6 },
-  { arbitrary: fc
-    .record({ record: fc.dictionary(fc.constantFrom('sc-28', 'ac-2', '__proto__'), fc.oneof(fc.nat(), fc.constantFrom(-0, Number.NaN)), { noNullPrototype: true }), frozen: fc.boolean() })
-    .map(({ record, frozen }) => (frozen ? Object.freeze(record) : record)), weight: 1 },
-);
 
 const entry: fc.Arbitrary<StoredResult> = fc
   .record({
