@@ -32,3 +32,14 @@ export const requirementVersions: fc.Arbitrary<Readonly<Record<string, number>>>
   // Frozen, but holding an object that can still change.
   { arbitrary: fc.constant(null).map(() => Object.freeze({ 'sc-28': { nested: 1 } }) as unknown as Readonly<Record<string, number>>), weight: 1 },
 );
+
+/** The fields every run has, in either form (an AttestationResult, a stored entry). */
+export const runFields = {
+  attestation: attestationName,
+  outcome: fc.constantFrom('Passed' as const, 'Failed' as const, 'Errored' as const),
+  message: oddString,
+  executedAt: runTime,
+  durationMs: runTime,
+  attestationDigest: digest,
+  requirementVersions,
+};

@@ -3,20 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { chainResults, EMPTY_HEAD, GENESIS_HASH, parseEntryLine, type ChainHead } from '../../src/core/evidence/chain.ts';
 import { EntryLineWriter } from '../../src/core/evidence/entry-lines.ts';
 import type { AttestationResult } from '../../src/core/model.ts';
-import { attestationName as name, digest, oddString, requirementVersions as versions, runTime as time } from '../support/result-arbitraries.ts';
+import { digest, runFields, runTime as time } from '../support/result-arbitraries.ts';
 
 
 const result: fc.Arbitrary<AttestationResult> = fc
   .record({
+    ...runFields,
     resource: fc.constantFrom('org/r1', 'org/r2', 'r"3'),
-    attestation: name,
-    outcome: fc.constantFrom('Passed' as const, 'Failed' as const, 'Errored' as const),
-    message: oddString,
-    executedAt: time,
-    durationMs: time,
-    attestationDigest: digest,
     resourceDigest: digest,
-    requirementVersions: versions,
     evidenceDigest: fc.option(digest, { nil: undefined }),
     lastCheckedAt: fc.option(time, { nil: undefined }),
     extra: fc.option(fc.constantFrom('kept', undefined), { freq: 8, nil: null }),

@@ -2,18 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ResultsItemEncoder } from '../../src/core/results-item-json.ts';
 import type { StoredResult } from '../../src/core/results-item.ts';
-import { attestationName as name, digest, oddString, requirementVersions as versions, runTime as time } from '../support/result-arbitraries.ts';
+import { digest, oddString, runFields } from '../support/result-arbitraries.ts';
 
 
 const entry: fc.Arbitrary<StoredResult> = fc
   .record({
-    attestation: name,
-    outcome: fc.constantFrom('Passed' as const, 'Failed' as const, 'Errored' as const),
-    message: oddString,
-    executedAt: time,
-    durationMs: time,
-    attestationDigest: digest,
-    requirementVersions: versions,
+    ...runFields,
     evidenceDigest: fc.option(digest, { nil: null }),
     ownDigest: fc.option(digest, { nil: undefined }),
     frozen: fc.constantFrom(true, true, true, false),
