@@ -66,6 +66,12 @@ describe('EntryLineWriter', () => {
     expect(text(writer.write(EMPTY_HEAD, [r], 7).chunks)).toBe(`${chainResults(EMPTY_HEAD, [r], 7).lines[0]}\n`);
   });
 
+  it('writes a lone result whose line is longer than a line usually is', () => {
+    const r: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Failed', message: 'é'.repeat(5000), executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
+
+    expect(text(new EntryLineWriter().write(EMPTY_HEAD, [r], 7).chunks)).toBe(`${chainResults(EMPTY_HEAD, [r], 7).lines[0]}\n`);
+  });
+
   it('chains onto a head whose hash is not hex as chainResults does', () => {
     const r: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
     const head = { seq: 4, hash: 'not "hex"' };

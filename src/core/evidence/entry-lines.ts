@@ -23,8 +23,10 @@ const MAX_NUMBER_BYTES = 24;
 /** What a line takes besides its kept parts and its numbers. */
 const LINE_FRAME_BYTES =
   ENTRY_PREFIX.length + HEX_BYTES + ENTRY_MIDDLE.length + HEX_BYTES + PREV_END.length + EXECUTED_AT.length + LAST_CHECKED_AT.length + SEQ.length + BODY_END.length + LINE_END.length + 4 * MAX_NUMBER_BYTES;
-/** Lines are written one after the other into chunks of this size (a bigger line gets its own). */
+/** Lines are written one after the other into chunks of up to this size (a bigger line gets its own). */
 const CHUNK_BYTES = 1024 * 1024;
+/** About what a line of a result with a short message takes (600–700 bytes). */
+const LINE_BYTES_GUESS = 1024;
 /** Variants kept per attestation, most recent first (as the results encoder: outcomes alternate). */
 const VARIANTS = 4;
 
@@ -73,7 +75,8 @@ export class EntryLineWriter {
   /** The lines of `results` chained onto `head` at time `at`, as the chunks to append, and the new head. */
   write(head: ChainHead, results: readonly AttestationResult[], at: number): { readonly chunks: Buffer[]; readonly head: ChainHead } {
     const chunks: Buffer[] = [];
-    let chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    // Sized for the batch (an agent's result comes alone); a line that does not fit starts another.
+    let chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK_BYTES, results.length * LINE_BYTES_GUESS));
     let start = 0;
     let used = 0;
     let seq = head.seq;
