@@ -9,7 +9,7 @@ import { digest, runFields, runTime as time } from '../support/result-arbitrarie
 const result: fc.Arbitrary<AttestationResult> = fc
   .record({
     ...runFields,
-    resource: fc.constantFrom('org/r1', 'org/r2', 'r"3'),
+    resource: fc.constantFrom('org/r1', 'org/r2', 'r"3', 'bücher', 'half\ud800'),
     resourceDigest: digest,
     evidenceDigest: fc.option(digest, { nil: undefined }),
     lastCheckedAt: fc.option(time, { nil: undefined }),
