@@ -50,15 +50,20 @@ function staleReasonOf(
   entry: StoredResult,
   resourceDigest: string,
   now: number,
+  currentVersions: Readonly<Record<string, number>> | undefined,
 ): StaleReason | undefined {
   if (attestationDigest !== results.attestationDigestOf(entry)) return 'AttestationChanged';
   if (results.resourceDigestOf(entry) !== resourceDigest) return 'ResourceChanged';
   const versions = results.requirementVersionsOf(entry);
-  // for-in, not Object.entries: this runs for every result of every evaluated resource.
-  for (const req in versions) {
-    if (!Object.hasOwn(versions, req)) continue;
-    const current = index.requirements.get(req);
-    if (current && current.spec.version !== versions[req]) return 'RequirementVersionChanged';
+  // The very record a run gets now: made from the current requirements (run records are made
+  // again when a requirement changes), so none of them has moved on.
+  if (versions !== currentVersions) {
+    // for-in, not Object.entries: this runs for every result of every evaluated resource.
+    for (const req in versions) {
+      if (!Object.hasOwn(versions, req)) continue;
+      const current = index.requirements.get(req);
+      if (current && current.spec.version !== versions[req]) return 'RequirementVersionChanged';
+    }
   }
   if (now >= expiresAt(results, entry, freshnessMs)) return 'Expired';
   return undefined;
@@ -109,6 +114,8 @@ export function evaluateResource(
   // What applies and reaches here comes from the definitions alone: planned once, kept by the index.
   const plan = index.evaluationPlan(resource);
   const reaching = plan.reaching;
+  // What a run would record now, by attestation slot (kept per plan).
+  const runRecords = results === undefined ? undefined : index.planRunRecords(resource).inKeyOrder;
 
   // A reaching implementation is materialised only where it does something: it has an
   // attestation for this type, or one of its requirements applies here. The maps' keys are the
@@ -136,7 +143,7 @@ export function evaluateResource(
           status = 'Pending';
         } else {
           const freshnessMs = entry.attestation.spec.freshnessMs;
-          const reason = staleReasonOf(index, entry.digest, freshnessMs, results, stored, digest, now);
+          const reason = staleReasonOf(index, entry.digest, freshnessMs, results, stored, digest, now, runRecords?.[slot]?.requirementVersions);
           if (reason) {
             status = 'Stale';
             (staleReasons ??= [])[slot] = reason;
