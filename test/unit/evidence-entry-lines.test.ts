@@ -66,6 +66,33 @@ describe('EntryLineWriter', () => {
     expect(text(writer.write(EMPTY_HEAD, [r], 7).chunks)).toBe(`${chainResults(EMPTY_HEAD, [r], 7).lines[0]}\n`);
   });
 
+  it('writes results with inherited or unlisted keys, and results of several key orders, as chainResults does', () => {
+    const base: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
+    const inherits = Object.assign(Object.create({ extra: 'inherited' }) as AttestationResult, base);
+    const inheritsKnown = Object.assign(Object.create({ evidenceDigest: 'sha256:e' }) as AttestationResult, base);
+    const reordered = { durationMs: 0, ...base, evidenceDigest: 'sha256:c' };
+    const bare = Object.assign(Object.create(null) as AttestationResult, base);
+    const results = [base, inherits, base, inheritsKnown, reordered, base, bare, { ...base, unknown: 1 } as AttestationResult, base];
+    const expected = chainResults(EMPTY_HEAD, results, 7).lines.map((line) => `${line}\n`).join('');
+
+    expect(text(new EntryLineWriter().write(EMPTY_HEAD, results, 7).chunks)).toBe(expected);
+  });
+
+  it('writes results as chainResults does while Object.prototype has an enumerable result key', () => {
+    const base: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
+    const writer = new EntryLineWriter();
+    writer.write(EMPTY_HEAD, [base], 7);
+    const prototype = Object.prototype as Record<string, unknown>;
+    // A result without its own evidence digest would otherwise read this one.
+    prototype.evidenceDigest = 'sha256:polluted';
+    try {
+      const expected = `${chainResults(EMPTY_HEAD, [base], 7).lines[0]}\n`;
+      expect(text(writer.write(EMPTY_HEAD, [base], 7).chunks)).toBe(expected);
+    } finally {
+      delete prototype.evidenceDigest;
+    }
+  });
+
   it('writes a lone result whose line is longer than a line usually is', () => {
     const r: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Failed', message: 'é'.repeat(5000), executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
 

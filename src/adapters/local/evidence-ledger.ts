@@ -333,7 +333,8 @@ export class LocalEvidenceLedger implements EvidenceLedger {
     } finally {
       fs.closeSync(fd);
     }
-    fs.renameSync(tmp, file);
+    // On the thread pool: a reconcile writes the head once per batch, while it runs the next one.
+    await fs.promises.rename(tmp, file);
     if (this.fsync) await fsyncDirAsync(this.dir);
     this.headRecord = next;
   }

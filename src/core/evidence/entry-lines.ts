@@ -71,6 +71,10 @@ export class EntryLineWriter {
   private evidence: Buffer | undefined;
   private middle: Buffer = NULL;
   private resourcePart: Buffer = NULL;
+  /** The key list of the last plain result found to hold result keys only (see `hasResultKeysOnly`). */
+  private goodKeys: readonly string[] = [];
+  /** Whether Object.prototype has an enumerable key (set per `write`): `for...in` would list it too. */
+  private prototypeKeys = false;
 
   /** The lines of `results` chained onto `head` at time `at`, as the chunks to append, and the new head. */
   write(head: ChainHead, results: readonly AttestationResult[], at: number): { readonly chunks: Buffer[]; readonly head: ChainHead } {
@@ -85,6 +89,7 @@ export class EntryLineWriter {
     let prevHex: Buffer | undefined;
     let last = head.hash;
     const atPart = Buffer.from(`{"at":${canonicalJson(at)},"prev":"`, 'latin1');
+    this.prototypeKeys = Object.keys(Object.prototype).length > 0;
     for (const result of results) {
       seq += 1;
       const usual = (prevText === undefined || isHash(prevText)) && this.partsOf(result);
@@ -152,9 +157,7 @@ export class EntryLineWriter {
    * have, a field of another type), which the general path writes.
    */
   private partsOf(result: AttestationResult): boolean {
-    for (const key in result) {
-      if (!RESULT_KEYS.set.has(key) || !Object.hasOwn(result, key)) return false;
-    }
+    if (!this.hasResultKeysOnly(result)) return false;
     const { attestation, attestationDigest, durationMs, evidenceDigest, executedAt, lastCheckedAt, message, outcome, requirementVersions, resource, resourceDigest } = result;
     if (
       typeof attestation !== 'string' ||
@@ -178,6 +181,31 @@ export class EntryLineWriter {
     this.evidence = evidenceDigest === undefined ? undefined : this.evidencePart(evidenceDigest);
     this.middle = middleOf(kept.middles, message, outcome, requirementVersions);
     this.resourcePart = this.resourcePartOf(resource, resourceDigest);
+    return true;
+  }
+
+  /**
+   * Whether every key `for...in` lists is a result key and the result's own. For a plain object
+   * (Object.prototype unpolluted) those are `Object.keys`: results of a batch mostly come from one
+   * literal, so their key lists are the same strings in the same order, and the last list found
+   * good is compared entry by entry before any key is looked up.
+   */
+  private hasResultKeysOnly(result: AttestationResult): boolean {
+    if (Object.getPrototypeOf(result) !== Object.prototype || this.prototypeKeys) {
+      for (const key in result) {
+        if (!RESULT_KEYS.set.has(key) || !Object.hasOwn(result, key)) return false;
+      }
+      return true;
+    }
+    const keys = Object.keys(result);
+    const good = this.goodKeys;
+    if (keys.length === good.length) {
+      let same = true;
+      for (let i = 0; i < keys.length && same; i++) same = keys[i] === good[i];
+      if (same) return true;
+    }
+    for (let i = 0; i < keys.length; i++) if (!RESULT_KEYS.set.has(keys[i] as string)) return false;
+    this.goodKeys = keys;
     return true;
   }
 
