@@ -70,7 +70,8 @@ describe('EntryLineWriter', () => {
     const base: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
     const inherits = Object.assign(Object.create({ extra: 'inherited' }) as AttestationResult, base);
     const inheritsKnown = Object.assign(Object.create({ evidenceDigest: 'sha256:e' }) as AttestationResult, base);
-    const reordered = { durationMs: 0, ...base, evidenceDigest: 'sha256:c' };
+    const { durationMs, ...rest } = base;
+    const reordered: AttestationResult = { durationMs, evidenceDigest: 'sha256:c', ...rest };
     const bare = Object.assign(Object.create(null) as AttestationResult, base);
     const results = [base, inherits, base, inheritsKnown, reordered, base, bare, { ...base, unknown: 1 } as AttestationResult, base];
     const expected = chainResults(EMPTY_HEAD, results, 7).lines.map((line) => `${line}\n`).join('');
