@@ -100,6 +100,14 @@ describe('EntryLineWriter', () => {
     expect(text(new EntryLineWriter().write(EMPTY_HEAD, [r], 7).chunks)).toBe(`${chainResults(EMPTY_HEAD, [r], 7).lines[0]}\n`);
   });
 
+  it('chains across a line too long for the chunk it would have gone into', () => {
+    const short = (executedAt: number): AttestationResult => ({ resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} });
+    const results = [short(1), short(2), { ...short(3), message: 'é'.repeat(5000) }, short(4), short(5)];
+    const expected = chainResults(EMPTY_HEAD, results, 7).lines.map((line) => `${line}\n`).join('');
+
+    expect(text(new EntryLineWriter().write(EMPTY_HEAD, results, 7).chunks)).toBe(expected);
+  });
+
   it('chains onto a head whose hash is not hex as chainResults does', () => {
     const r: AttestationResult = { resource: 'r', attestation: 'a', outcome: 'Passed', message: 'ok', executedAt: 1, durationMs: 0, attestationDigest: 'sha256:a', resourceDigest: 'sha256:b', requirementVersions: {} };
     const head = { seq: 4, hash: 'not "hex"' };

@@ -84,22 +84,22 @@ export class EntryLineWriter {
     let start = 0;
     let used = 0;
     let seq = head.seq;
-    // The previous entry's hash: as text for the first entry, then as the hex bytes just written.
-    let prevText: string | undefined = head.hash;
-    let prevHex: Buffer | undefined;
+    // The previous entry's hash is `last`; once written in this chunk, it is copied from there.
     let last = head.hash;
+    let lastAt = -1;
+    // Only the head's hash may be other than hex: an entry after it takes the general path.
+    const headIsHex = isHash(head.hash);
     const atPart = Buffer.from(`{"at":${canonicalJson(at)},"prev":"`, 'latin1');
     this.prototypeKeys = Object.keys(Object.prototype).length > 0;
     for (const result of results) {
       seq += 1;
-      const usual = (prevText === undefined || isHash(prevText)) && this.partsOf(result);
+      const usual = (headIsHex || seq > head.seq + 1) && this.partsOf(result);
       let text: string | undefined;
       let bound: number;
       if (usual) {
         bound = LINE_FRAME_BYTES + atPart.length + this.lead.length + (this.evidence?.length ?? 0) + this.middle.length + this.resourcePart.length;
       } else {
-        const prev = prevText ?? (prevHex as Buffer).toString('latin1');
-        text = canonicalEntryBody({ v: ENTRY_VERSION, seq, prev, at, result } satisfies EntryBody);
+        text = canonicalEntryBody({ v: ENTRY_VERSION, seq, prev: last, at, result } satisfies EntryBody);
         // UTF-8 takes at most 3 bytes per UTF-16 unit.
         bound = LINE_FRAME_BYTES + 3 * text.length;
       }
@@ -108,18 +108,18 @@ export class EntryLineWriter {
         chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bound));
         start = 0;
         used = 0;
+        lastAt = -1;
       }
       chunk.set(ENTRY_PREFIX, used);
       const hexAt = used + ENTRY_PREFIX.length;
       chunk.set(ENTRY_MIDDLE, hexAt + HEX_BYTES);
       const bodyAt = hexAt + HEX_BYTES + ENTRY_MIDDLE.length;
-      const bodyEnd = text === undefined ? this.writeBody(chunk, bodyAt, atPart, prevText, prevHex, seq, result) : bodyAt + chunk.write(text, bodyAt, 'utf8');
+      const bodyEnd = text === undefined ? this.writeBody(chunk, bodyAt, atPart, last, lastAt, seq, result) : bodyAt + chunk.write(text, bodyAt, 'utf8');
       // The hash is over the body's bytes as they go to disk: what verification hashes. (As hex:
       // Node's hex digest measured twice as fast as its Buffer digest written out in hex here.)
       last = hash('sha256', chunk.subarray(bodyAt, bodyEnd), 'hex');
       chunk.write(last, hexAt, 'latin1');
-      prevHex = chunk.subarray(hexAt, hexAt + HEX_BYTES);
-      prevText = undefined;
+      lastAt = hexAt;
       chunk.set(LINE_END, bodyEnd);
       used = bodyEnd + LINE_END.length;
     }
@@ -128,11 +128,12 @@ export class EntryLineWriter {
   }
 
   /** Writes the body of a result whose parts `partsOf` has set; returns where it ends. */
-  private writeBody(out: Buffer, at: number, atPart: Buffer, prevText: string | undefined, prevHex: Buffer | undefined, seq: number, result: AttestationResult): number {
+  private writeBody(out: Buffer, at: number, atPart: Buffer, prev: string, prevAt: number, seq: number, result: AttestationResult): number {
     out.set(atPart, at);
     let i = at + atPart.length;
-    if (prevHex !== undefined) out.set(prevHex, i);
-    else out.write(prevText as string, i, 'latin1');
+    // Copied within the chunk (no view per entry), or written from the text at a chunk's start.
+    if (prevAt >= 0) out.copyWithin(i, prevAt, prevAt + HEX_BYTES);
+    else out.write(prev, i, 'latin1');
     i += HEX_BYTES;
     out.set(PREV_END, i);
     i += PREV_END.length;
