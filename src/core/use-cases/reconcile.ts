@@ -129,10 +129,10 @@ export async function prepareBatch(
   encoder?: ResultsItemEncoder,
 ): Promise<PreparedBatch> {
   const { store, engine, providers, clock } = deps;
-  const evidence: EvidenceRecord[] | undefined = deps.evidence === undefined ? undefined : [];
   // First every run of the batch, back to back, then the bookkeeping: a tight loop of provider
   // calls keeps the CEL evaluator's code and data hot instead of interleaving it with the store's.
-  const runs = await runBatch(deps, batch, evidence);
+  const runs = await runBatch(deps, batch, deps.evidence !== undefined);
+  const evidence = deps.evidence === undefined ? [] : evidenceOf(runs);
 
   const counts = emptyCounts();
   const ops: WriteOp[] = [];
@@ -187,7 +187,7 @@ export async function prepareBatch(
     });
   }
   counts.writes = ops.length + checkedOps.length;
-  return { counts, ops, checkedOps, evidence: evidence ?? [] };
+  return { counts, ops, checkedOps, evidence };
 }
 
 /** Commits a prepared batch: its evidence first, then its results, then its checked-at times. */
@@ -251,8 +251,8 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   return { planned, ...counts, startedAt, durationMs: clock.now() - startedAt, aborted };
 }
 
-/** The runs of a batch, resource by resource, as stored entries; their evidence goes to `evidence`. */
-async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>, evidence: EvidenceRecord[] | undefined): Promise<ResourceRuns[]> {
+/** The runs of a batch, resource by resource, as stored entries (with their outputs when `keepOutputs`). */
+async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>, keepOutputs: boolean): Promise<ResourceRuns[]> {
   const { engine, providers, clock } = deps;
   const runs: ResourceRuns[] = [];
   let providerName: string | undefined;
@@ -270,6 +270,7 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
     const inOrder = attestations === planRecords.keys ? planRecords.inKeyOrder : undefined;
     // Sized up front (the results item keeps it): an empty array grows to 17 slots at its first write.
     const entries: StoredResult[] = new Array(attestations.length);
+    const outputs: unknown[] | undefined = keepOutputs ? new Array(attestations.length) : undefined;
     let ran = 0;
     // One clock read per run: a run starts when the one before it ended.
     let time = clock.now();
@@ -292,11 +293,11 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
       const outcome = pending instanceof Promise ? await pending : pending;
       time = clock.now();
       const entry = storedRun(attName, outcome, started, time - started, context);
+      if (outputs !== undefined) outputs[ran] = outcome.output;
       entries[ran++] = entry;
-      evidence?.push({ result: resultOf(name, resourceDigest, entry), output: outcome.output });
     }
     if (ran < entries.length) entries.length = ran;
-    runs.push({ name, resourceDigest, entries });
+    runs.push({ name, resourceDigest, entries, outputs });
   }
 
   return runs;
@@ -307,6 +308,21 @@ interface ResourceRuns {
   readonly name: string;
   readonly resourceDigest: string;
   readonly entries: StoredResult[];
+  /** Each run's provider output, by position (kept only for an evidence ledger). */
+  readonly outputs: readonly unknown[] | undefined;
+}
+
+/**
+ * The ledger records of a batch's runs, in run order: made after the runs rather than between
+ * them, so the provider loop allocates nothing for the ledger but an output slot per run.
+ */
+function evidenceOf(runs: readonly ResourceRuns[]): EvidenceRecord[] {
+  const records: EvidenceRecord[] = [];
+  for (let i = 0; i < runs.length; i++) {
+    const { name, resourceDigest, entries, outputs } = runs[i] as ResourceRuns;
+    for (let k = 0; k < entries.length; k++) records.push({ result: resultOf(name, resourceDigest, entries[k] as StoredResult), output: outputs?.[k] });
+  }
+  return records;
 }
 
 /**
