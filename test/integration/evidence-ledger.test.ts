@@ -7,7 +7,9 @@ import { StoreError } from '#core/errors.ts';
 import { encodeEntry, evidenceDigestOf, parseEntryLine, type HeadRecord } from '#core/evidence/chain.ts';
 import { EvidenceConflictError, EvidenceError } from '#core/evidence/evidence-error.ts';
 import type { AttestationResult } from '#core/model.ts';
-import type { EvidenceRecord } from '#core/ports/evidence-ledger.ts';
+import type { EvidenceRecord, ResourceRunsEvidence } from '#core/ports/evidence-ledger.ts';
+import { recordsOfRuns } from '#core/evidence/outputs.ts';
+import { storedResult } from '#core/results-item.ts';
 import {
   CHECKPOINTS_FILE,
   HEAD_FILE,
@@ -421,6 +423,45 @@ describe('LocalEvidenceLedger crash safety and concurrency', () => {
     await reopened.appendBatch(records(2, 2));
     await reopened.close();
     expect(await verifyLocalEvidence(dir)).toMatchObject({ ok: true, entries: 4, uncommittedLines: 0 });
+  });
+
+  it('appends the runs of results items as the same entries and outputs as their results', async () => {
+    // Runs of three resources, as a reconcile hands them over (one without evidence, one with another digest).
+    const batch: ResourceRunsEvidence[] = [0, 1, 2].map((r) => {
+      const own = records(3, r * 3);
+      return {
+        resource: `bucket-${r}`,
+        resourceDigest: 'sha256:bb',
+        runs: own.map(({ result }, k) => storedResult({ ...result, resource: `bucket-${r}`, evidenceDigest: k === 1 ? undefined : result.evidenceDigest, resourceDigest: k === 2 ? 'sha256:cc' : 'sha256:bb' }, 'sha256:bb')),
+        outputs: own.map(({ output }, k) => (k === 1 ? undefined : output)),
+      };
+    });
+    const [runsDir, recordsDir] = [tempDir(), tempDir()];
+    const byRuns = await openLedger(runsDir);
+    const byRecords = await openLedger(recordsDir);
+
+    const receipt = await byRuns.appendRuns(batch);
+    expect(receipt).toEqual(await byRecords.appendBatch(recordsOfRuns(batch)));
+    await byRuns.close();
+    await byRecords.close();
+
+    expect(readLinesOf(runsDir)).toEqual(readLinesOf(recordsDir));
+    expect(receipt.head.seq).toBe(9);
+    const outputFiles = (dir: string) => fs.readdirSync(path.join(dir, 'outputs'), { recursive: true }).map(String).sort();
+    expect(outputFiles(runsDir)).toEqual(outputFiles(recordsDir));
+    expect(await verifyLocalEvidence(runsDir)).toMatchObject({ ok: true, entries: 9 });
+  });
+
+  it('refuses runs whose evidence digest is not the digest of their output, appending nothing', async () => {
+    const dir = tempDir();
+    const ledger = await openLedger(dir);
+    const [good] = records(1);
+    if (!good) throw new Error('fixture');
+    const runs = [storedResult(good.result, 'sha256:bb')];
+
+    await expect(ledger.appendRuns([{ resource: good.result.resource, resourceDigest: 'sha256:bb', runs, outputs: [{ other: true }] }])).rejects.toThrow(/bucket-0 \/ encrypted: evidence digest .* is not the digest of its output/);
+    await expect(ledger.appendRuns([{ resource: good.result.resource, resourceDigest: 'sha256:bb', runs, outputs: [] }])).rejects.toThrow(/comes without its output/);
+    expect(await ledger.head()).toMatchObject({ seq: 0 });
   });
 
   it('refuses a result whose evidence digest is not the digest of its output, appending nothing', async () => {

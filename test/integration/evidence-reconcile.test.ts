@@ -62,6 +62,9 @@ describe('reconcile with the evidence ledger', () => {
         appendBatch: async () => {
           throw new Error('disk full');
         },
+        appendRuns: async () => {
+          throw new Error('disk full');
+        },
         head: async () => ({ seq: 0, hash: '0'.repeat(64) }),
         checkpoint: async () => undefined,
         verify: async () => {

@@ -4,6 +4,7 @@
  * digests and versions, which is what kept text must notice.
  */
 import fc from 'fast-check';
+import type { StoredResult } from '../../src/core/results-item.ts';
 
 /** Strings JSON escapes or that break naive quoting (quotes, control characters, a lone surrogate). */
 export const oddString = fc.oneof(
@@ -43,3 +44,17 @@ export const runFields = {
   attestationDigest: digest,
   requirementVersions,
 };
+
+/** Runs as results items store them: evidence digest or null, sometimes their own resource digest, mostly frozen. */
+export const storedRun: fc.Arbitrary<StoredResult> = fc
+  .record({
+    ...runFields,
+    evidenceDigest: fc.option(digest, { nil: null }),
+    ownDigest: fc.option(digest, { nil: undefined }),
+    frozen: fc.constantFrom(true, true, true, false),
+  })
+  .map(({ attestation, outcome, message, executedAt, durationMs, attestationDigest, requirementVersions, evidenceDigest, ownDigest, frozen }) => {
+    const members = [attestation, outcome, message, executedAt, durationMs, attestationDigest, requirementVersions, evidenceDigest];
+    if (ownDigest !== undefined) members.push(ownDigest);
+    return (frozen ? Object.freeze(members) : members) as unknown as StoredResult;
+  });

@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { chainResults, EMPTY_HEAD, GENESIS_HASH, parseEntryLine, type ChainHead } from '../../src/core/evidence/chain.ts';
 import { EntryLineWriter } from '../../src/core/evidence/entry-lines.ts';
 import type { AttestationResult } from '../../src/core/model.ts';
-import { digest, runFields, runTime as time } from '../support/result-arbitraries.ts';
+import type { ResourceRunsEvidence } from '../../src/core/ports/evidence-ledger.ts';
+import { resultOf, type StoredResult } from '../../src/core/results-item.ts';
+import { digest, runFields, runTime as time, storedRun } from '../support/result-arbitraries.ts';
 
 
 const result: fc.Arbitrary<AttestationResult> = fc
@@ -36,6 +38,36 @@ describe('EntryLineWriter', () => {
         for (const results of batches) {
           const expected = chainResults(head, results, at);
           const written = writer.write(head, results, at);
+          expect(text(written.chunks)).toBe(expected.lines.map((line) => `${line}\n`).join(''));
+          expect(written.head).toEqual(expected.head);
+          head = written.head;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('writes the runs of results items as the lines of their results, in one chain with results written as objects', () => {
+    // Now and then a field of another type (a run read from a damaged item): the general path.
+    const run = fc.tuple(storedRun, fc.option(fc.constantFrom(0, 2, 3, 6, 7, 8), { freq: 6, nil: undefined })).map(([stored, broken]) => {
+      if (broken === undefined) return stored;
+      const members: unknown[] = [...stored];
+      members[broken] = broken === 3 ? 'late' : 42;
+      return members as unknown as StoredResult;
+    });
+    const resourceRuns: fc.Arbitrary<ResourceRunsEvidence> = fc
+      .record({ resource: fc.constantFrom('org/r1', 'r"2', 'half\ud800'), resourceDigest: digest, runs: fc.array(run, { maxLength: 4 }) })
+      .map((r) => ({ ...r, outputs: r.runs.map(() => undefined) }));
+    const batch = fc.oneof(fc.array(resourceRuns, { maxLength: 4 }), fc.array(result, { maxLength: 4 }));
+    fc.assert(
+      fc.property(fc.array(batch, { minLength: 1, maxLength: 5 }), fc.integer({ min: 0, max: 2 ** 42 }), (batches, at) => {
+        const writer = new EntryLineWriter();
+        let head: ChainHead = EMPTY_HEAD;
+        for (const b of batches) {
+          const isRuns = b.length > 0 && 'runs' in (b[0] as object);
+          const results = isRuns ? (b as ResourceRunsEvidence[]).flatMap((r) => r.runs.map((x) => resultOf(r.resource, r.resourceDigest, x))) : (b as AttestationResult[]);
+          const expected = chainResults(head, results, at);
+          const written = isRuns ? writer.writeRuns(head, b as ResourceRunsEvidence[], at) : writer.write(head, b as AttestationResult[], at);
           expect(text(written.chunks)).toBe(expected.lines.map((line) => `${line}\n`).join(''));
           expect(written.head).toEqual(expected.head);
           head = written.head;

@@ -2,23 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ResultsItemEncoder } from '../../src/core/results-item-json.ts';
 import type { StoredResult } from '../../src/core/results-item.ts';
-import { digest, oddString, runFields } from '../support/result-arbitraries.ts';
+import { digest, oddString, storedRun } from '../support/result-arbitraries.ts';
 
 
-const entry: fc.Arbitrary<StoredResult> = fc
-  .record({
-    ...runFields,
-    evidenceDigest: fc.option(digest, { nil: null }),
-    ownDigest: fc.option(digest, { nil: undefined }),
-    frozen: fc.constantFrom(true, true, true, false),
-  })
-  .map(({ attestation, outcome, message, executedAt, durationMs, attestationDigest, requirementVersions, evidenceDigest, ownDigest, frozen }) => {
-    const members = [attestation, outcome, message, executedAt, durationMs, attestationDigest, requirementVersions, evidenceDigest];
-    if (ownDigest !== undefined) members.push(ownDigest);
-    return (frozen ? Object.freeze(members) : members) as unknown as StoredResult;
-  });
-
-const item = fc.record({ resource: oddString, resourceDigest: digest, entries: fc.array(entry, { maxLength: 5 }) });
+const item = fc.record({ resource: oddString, resourceDigest: digest, entries: fc.array(storedRun, { maxLength: 5 }) });
 
 /** Whether JSON gives the entries back as they are, frozen all through. */
 function keptAsIs(entries: readonly StoredResult[]): boolean {

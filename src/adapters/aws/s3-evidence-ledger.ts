@@ -47,10 +47,10 @@ import {
 import { EvidenceConflictError, EvidenceError } from '../../core/evidence/evidence-error.ts';
 import { verifyLedger, type RawLine, type VerifyReport } from '../../core/evidence/verify.ts';
 import { systemClock, type Clock } from '../../core/ports/clock.ts';
-import type { AppendReceipt, EvidenceLedger, EvidenceRecord, EvidenceSigner, SignatureVerifier } from '../../core/ports/evidence-ledger.ts';
+import type { AppendReceipt, EvidenceLedger, EvidenceRecord, EvidenceSigner, ResourceRunsEvidence, SignatureVerifier } from '../../core/ports/evidence-ledger.ts';
 import type { Store, StoredItem, WriteOp } from '../../core/ports/store.ts';
 import { ITEM_PREFIX, ledgerEntryKey } from '../../core/table-design.ts';
-import { collectOutputs } from '../../core/evidence/outputs.ts';
+import { collectOutputs, recordsOfRuns } from '../../core/evidence/outputs.ts';
 
 /** DynamoDB's limit of writes in one TransactWriteItems. */
 const MAX_TRANSACTION_WRITES = 100;
@@ -159,6 +159,10 @@ export class S3EvidenceLedger implements EvidenceLedger {
       }
       return { firstSeq, head: await this.head() };
     });
+  }
+
+  appendRuns(batch: readonly ResourceRunsEvidence[]): Promise<AppendReceipt> {
+    return this.appendBatch(recordsOfRuns(batch));
   }
 
   checkpoint(): Promise<Checkpoint | undefined> {

@@ -33,13 +33,13 @@ import {
 import { EvidenceConflictError, EvidenceError } from '#core/evidence/evidence-error.ts';
 import { verifyLedger, type VerifyReport } from '#core/evidence/verify.ts';
 import { systemClock, type Clock } from '#core/ports/clock.ts';
-import type { AppendReceipt, EvidenceLedger, EvidenceRecord, EvidenceSigner } from '#core/ports/evidence-ledger.ts';
+import type { AppendReceipt, EvidenceLedger, EvidenceRecord, EvidenceSigner, ResourceRunsEvidence } from '#core/ports/evidence-ledger.ts';
 import { DirLock } from './dir-lock.ts';
 import { errnoCode, fsyncDir, fsyncDirAsync, writevFully } from './durable-file.ts';
 import { Ed25519Signer, PUBLIC_KEY_FILE, PublicKeyVerifier } from './evidence-signer.ts';
 import { readLines } from './line-reader.ts';
-import { EntryLineWriter } from '../../core/evidence/entry-lines.ts';
-import { collectOutputs } from '../../core/evidence/outputs.ts';
+import { EntryLineWriter, type WrittenLines } from '../../core/evidence/entry-lines.ts';
+import { collectOutputs, collectRunOutputs } from '../../core/evidence/outputs.ts';
 
 export const EVIDENCE_DIR = 'evidence';
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -153,14 +153,25 @@ export class LocalEvidenceLedger implements EvidenceLedger {
   }
 
   appendBatch(records: readonly EvidenceRecord[]): Promise<AppendReceipt> {
+    return this.append(records.length, () => collectOutputs(records), (now) => this.entryLines.write(this.headRecord, records.map((r) => r.result), now));
+  }
+
+  appendRuns(batch: readonly ResourceRunsEvidence[]): Promise<AppendReceipt> {
+    let count = 0;
+    for (const resource of batch) count += resource.runs.length;
+    return this.append(count, () => collectRunOutputs(batch), (now) => this.entryLines.writeRuns(this.headRecord, batch, now));
+  }
+
+  /** Appends `count` entries: their outputs (checked against their digests first), their lines, then the head. */
+  private append(count: number, outputsOf: () => Map<string, string>, linesAt: (now: number) => WrittenLines): Promise<AppendReceipt> {
     return this.serialise(async () => {
       this.assertUsable();
       const firstSeq = this.headRecord.seq + 1;
-      if (records.length === 0) return { firstSeq, head: await this.head() };
+      if (count === 0) return { firstSeq, head: await this.head() };
       this.assertHeadUnchanged();
-      const outputs = collectOutputs(records);
+      const outputs = outputsOf();
       const now = this.clock.now();
-      const chained = this.entryLines.write(this.headRecord, records.map((r) => r.result), now);
+      const chained = linesAt(now);
       return this.guard(async () => {
         await this.writeOutputs(outputs);
         // The only large write: done (and synced) on the thread pool while the main thread works on.

@@ -6,6 +6,8 @@ import { hash } from 'node:crypto';
 import { canonicalJson } from '../digest.ts';
 import { writeNumber } from '../json-bytes.ts';
 import type { AttestationResult } from '../model.ts';
+import type { ResourceRunsEvidence } from '../ports/evidence-ledger.ts';
+import { resultOf, type StoredResult } from '../results-item.ts';
 import { canonicalEntryBody, ENTRY_VERSION, isHash, RESULT_KEYS, type ChainHead, type EntryBody } from './chain.ts';
 
 const ENTRY_PREFIX = Buffer.from('{"hash":"', 'latin1');
@@ -17,6 +19,7 @@ const LAST_CHECKED_AT = Buffer.from(',"lastCheckedAt":', 'latin1');
 const SEQ = Buffer.from(',"seq":', 'latin1');
 const BODY_END = Buffer.from(`,"v":${ENTRY_VERSION}}`, 'latin1');
 const NULL = Buffer.from('null', 'latin1');
+const EMPTY = Buffer.alloc(0);
 const HEX_BYTES = 64;
 /** Bytes of the longest number text (`-1.7976931348623157e+308`). */
 const MAX_NUMBER_BYTES = 24;
@@ -42,6 +45,12 @@ interface MiddleBytes {
   readonly outcome: string;
   readonly requirementVersions: Readonly<Record<string, number>>;
   readonly bytes: Buffer;
+}
+
+/** Lines written: the chunks to append (each line ended by a newline) and the new head. */
+export interface WrittenLines {
+  readonly chunks: Buffer[];
+  readonly head: ChainHead;
 }
 
 interface AttestationBytes {
@@ -75,81 +84,145 @@ export class EntryLineWriter {
   private goodKeys: readonly string[] = [];
   /** Whether Object.prototype has an enumerable key (set per `write`): `for...in` would list it too. */
   private prototypeKeys = false;
+  /** The numbers of the result being written (set by `setParts`). */
+  private durationMs = 0;
+  private executedAt = 0;
+  private lastCheckedAt: number | undefined;
+  /** The lines being written (from `begin` to `end`): the chunks so far and the one being filled. */
+  private chunks: Buffer[] = [];
+  private chunk: Buffer = EMPTY;
+  private start = 0;
+  private used = 0;
+  /** The entry being written, and the head the lines chain onto. */
+  private seq = 0;
+  private headSeq = 0;
+  private headIsHex = true;
+  /** The previous entry's hash, and where it is in `chunk` (-1 when not there). */
+  private last = '';
+  private lastAt = -1;
+  private at = 0;
+  private atPart: Buffer = EMPTY;
 
   /** The lines of `results` chained onto `head` at time `at`, as the chunks to append, and the new head. */
-  write(head: ChainHead, results: readonly AttestationResult[], at: number): { readonly chunks: Buffer[]; readonly head: ChainHead } {
-    const chunks: Buffer[] = [];
-    // Sized for the batch (an agent's result comes alone); a line that does not fit starts another.
-    let chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK_BYTES, results.length * LINE_BYTES_GUESS));
-    let start = 0;
-    let used = 0;
-    let seq = head.seq;
-    // The previous entry's hash is `last`; once written in this chunk, it is copied from there.
-    let last = head.hash;
-    let lastAt = -1;
-    // Only the head's hash may be other than hex: an entry after it takes the general path.
-    const headIsHex = isHash(head.hash);
-    const atPart = Buffer.from(`{"at":${canonicalJson(at)},"prev":"`, 'latin1');
+  write(head: ChainHead, results: readonly AttestationResult[], at: number): WrittenLines {
+    this.begin(head, at, results.length);
     this.prototypeKeys = Object.keys(Object.prototype).length > 0;
     for (const result of results) {
-      seq += 1;
-      const usual = (headIsHex || seq > head.seq + 1) && this.partsOf(result);
-      let text: string | undefined;
-      let bound: number;
-      if (usual) {
-        bound = LINE_FRAME_BYTES + atPart.length + this.lead.length + (this.evidence?.length ?? 0) + this.middle.length + this.resourcePart.length;
-      } else {
-        text = canonicalEntryBody({ v: ENTRY_VERSION, seq, prev: last, at, result } satisfies EntryBody);
-        // UTF-8 takes at most 3 bytes per UTF-16 unit.
-        bound = LINE_FRAME_BYTES + 3 * text.length;
-      }
-      if (used + bound > chunk.length) {
-        if (used > start) chunks.push(chunk.subarray(start, used));
-        chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bound));
-        start = 0;
-        used = 0;
-        lastAt = -1;
-      }
-      chunk.set(ENTRY_PREFIX, used);
-      const hexAt = used + ENTRY_PREFIX.length;
-      chunk.set(ENTRY_MIDDLE, hexAt + HEX_BYTES);
-      const bodyAt = hexAt + HEX_BYTES + ENTRY_MIDDLE.length;
-      const bodyEnd = text === undefined ? this.writeBody(chunk, bodyAt, atPart, last, lastAt, seq, result) : bodyAt + chunk.write(text, bodyAt, 'utf8');
-      // The hash is over the body's bytes as they go to disk: what verification hashes. (As hex:
-      // Node's hex digest measured twice as fast as its Buffer digest written out in hex here.)
-      last = hash('sha256', chunk.subarray(bodyAt, bodyEnd), 'hex');
-      chunk.write(last, hexAt, 'latin1');
-      lastAt = hexAt;
-      chunk.set(LINE_END, bodyEnd);
-      used = bodyEnd + LINE_END.length;
+      this.seq += 1;
+      this.line(this.afterHex() && this.partsOf(result) ? undefined : result);
     }
-    if (used > start) chunks.push(chunk.subarray(start, used));
-    return { chunks, head: { seq, hash: last } };
+    return this.end();
   }
 
-  /** Writes the body of a result whose parts `partsOf` has set; returns where it ends. */
-  private writeBody(out: Buffer, at: number, atPart: Buffer, prev: string, prevAt: number, seq: number, result: AttestationResult): number {
-    out.set(atPart, at);
-    let i = at + atPart.length;
-    // Copied within the chunk (no view per entry), or written from the text at a chunk's start.
-    if (prevAt >= 0) out.copyWithin(i, prevAt, prevAt + HEX_BYTES);
-    else out.write(prev, i, 'latin1');
+  /**
+   * `write` of the results of `batch` (`resultOf` of each run, resource by resource, run by run),
+   * read from the runs as their results items store them: no result object per run.
+   */
+  writeRuns(head: ChainHead, batch: readonly ResourceRunsEvidence[], at: number): WrittenLines {
+    let count = 0;
+    for (let i = 0; i < batch.length; i++) count += (batch[i] as ResourceRunsEvidence).runs.length;
+    this.begin(head, at, count);
+    for (let i = 0; i < batch.length; i++) {
+      const { resource, resourceDigest, runs } = batch[i] as ResourceRunsEvidence;
+      for (let k = 0; k < runs.length; k++) {
+        const run = runs[k] as StoredResult;
+        this.seq += 1;
+        this.line(this.afterHex() && this.partsOfRun(resource, resourceDigest, run) ? undefined : resultOf(resource, resourceDigest, run));
+      }
+    }
+    return this.end();
+  }
+
+  /** Starts the lines of `count` results chained onto `head`. */
+  private begin(head: ChainHead, at: number, count: number): void {
+    this.chunks = [];
+    // Sized for the batch (an agent's result comes alone); a line that does not fit starts another.
+    this.chunk = Buffer.allocUnsafeSlow(Math.min(CHUNK_BYTES, count * LINE_BYTES_GUESS));
+    this.start = 0;
+    this.used = 0;
+    this.seq = head.seq;
+    this.headSeq = head.seq;
+    this.headIsHex = isHash(head.hash);
+    this.last = head.hash;
+    this.lastAt = -1;
+    this.at = at;
+    this.atPart = Buffer.from(`{"at":${canonicalJson(at)},"prev":"`, 'latin1');
+  }
+
+  /** Whether the previous hash is hex (only the head's may be other): the usual path can write it. */
+  private afterHex(): boolean {
+    return this.headIsHex || this.seq > this.headSeq + 1;
+  }
+
+  /**
+   * Writes the line of entry `seq`: from the parts `partsOf` set, or, given a result, from its
+   * canonical body (the general path).
+   */
+  private line(general: AttestationResult | undefined): void {
+    let text: string | undefined;
+    let bound: number;
+    if (general === undefined) {
+      bound = LINE_FRAME_BYTES + this.atPart.length + this.lead.length + (this.evidence?.length ?? 0) + this.middle.length + this.resourcePart.length;
+    } else {
+      text = canonicalEntryBody({ v: ENTRY_VERSION, seq: this.seq, prev: this.last, at: this.at, result: general } satisfies EntryBody);
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      bound = LINE_FRAME_BYTES + 3 * text.length;
+    }
+    let chunk = this.chunk;
+    if (this.used + bound > chunk.length) {
+      if (this.used > this.start) this.chunks.push(chunk.subarray(this.start, this.used));
+      chunk = this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bound));
+      this.start = 0;
+      this.used = 0;
+      this.lastAt = -1;
+    }
+    const used = this.used;
+    chunk.set(ENTRY_PREFIX, used);
+    const hexAt = used + ENTRY_PREFIX.length;
+    chunk.set(ENTRY_MIDDLE, hexAt + HEX_BYTES);
+    const bodyAt = hexAt + HEX_BYTES + ENTRY_MIDDLE.length;
+    const bodyEnd = text === undefined ? this.writeBody(chunk, bodyAt) : bodyAt + chunk.write(text, bodyAt, 'utf8');
+    // The hash is over the body's bytes as they go to disk: what verification hashes. (As hex:
+    // Node's hex digest measured twice as fast as its Buffer digest written out in hex here.)
+    this.last = hash('sha256', chunk.subarray(bodyAt, bodyEnd), 'hex');
+    chunk.write(this.last, hexAt, 'latin1');
+    this.lastAt = hexAt;
+    chunk.set(LINE_END, bodyEnd);
+    this.used = bodyEnd + LINE_END.length;
+  }
+
+  private end(): WrittenLines {
+    if (this.used > this.start) this.chunks.push(this.chunk.subarray(this.start, this.used));
+    const written = { chunks: this.chunks, head: { seq: this.seq, hash: this.last } };
+    // The chunks are the caller's now; the last one is not written into again.
+    this.chunks = [];
+    this.chunk = EMPTY;
+    return written;
+  }
+
+  /** Writes the body of entry `seq` from the parts `partsOf` set; returns where it ends. */
+  private writeBody(out: Buffer, at: number): number {
+    out.set(this.atPart, at);
+    let i = at + this.atPart.length;
+    // The previous hash: copied within the chunk (no view per entry), or from its text at a chunk's start.
+    if (this.lastAt >= 0) out.copyWithin(i, this.lastAt, this.lastAt + HEX_BYTES);
+    else out.write(this.last, i, 'latin1');
     i += HEX_BYTES;
     out.set(PREV_END, i);
     i += PREV_END.length;
     i = put(out, i, this.lead);
-    i = writeCanonicalNumber(out, i, result.durationMs);
+    i = writeCanonicalNumber(out, i, this.durationMs);
     if (this.evidence !== undefined) i = put(out, i, this.evidence);
     i = put(out, i, EXECUTED_AT);
-    i = writeCanonicalNumber(out, i, result.executedAt);
-    if (result.lastCheckedAt !== undefined) {
+    i = writeCanonicalNumber(out, i, this.executedAt);
+    if (this.lastCheckedAt !== undefined) {
       i = put(out, i, LAST_CHECKED_AT);
-      i = writeCanonicalNumber(out, i, result.lastCheckedAt);
+      i = writeCanonicalNumber(out, i, this.lastCheckedAt);
     }
     i = put(out, i, this.middle);
     i = put(out, i, this.resourcePart);
     i = put(out, i, SEQ);
-    i = writeCanonicalNumber(out, i, seq);
+    i = writeCanonicalNumber(out, i, this.seq);
     return put(out, i, BODY_END);
   }
 
@@ -160,6 +233,33 @@ export class EntryLineWriter {
   private partsOf(result: AttestationResult): boolean {
     if (!this.hasResultKeysOnly(result)) return false;
     const { attestation, attestationDigest, durationMs, evidenceDigest, executedAt, lastCheckedAt, message, outcome, requirementVersions, resource, resourceDigest } = result;
+    return this.setParts(attestation, attestationDigest, durationMs, evidenceDigest, executedAt, lastCheckedAt, message, outcome, requirementVersions, resource, resourceDigest);
+  }
+
+  /**
+   * `partsOf(resultOf(resource, resourceDigest, run))` without the result: its keys are the
+   * result keys (`resultOf` makes one of two literals), and its fields are read as it reads them.
+   */
+  private partsOfRun(resource: string, resourceDigest: string, run: StoredResult): boolean {
+    // A null evidence digest is an absent member; a missing own digest is the item's.
+    const evidenceDigest = run[7] === null ? undefined : run[7];
+    return this.setParts(run[0], run[5], run[4], evidenceDigest, run[3], undefined, run[2], run[1], run[6], resource, run[8] ?? resourceDigest);
+  }
+
+  /** Checks the fields of a result and sets its kept parts; false when one is of another type. */
+  private setParts(
+    attestation: unknown,
+    attestationDigest: unknown,
+    durationMs: unknown,
+    evidenceDigest: unknown,
+    executedAt: unknown,
+    lastCheckedAt: unknown,
+    message: unknown,
+    outcome: unknown,
+    requirementVersions: unknown,
+    resource: unknown,
+    resourceDigest: unknown,
+  ): boolean {
     if (
       typeof attestation !== 'string' ||
       typeof attestationDigest !== 'string' ||
@@ -180,8 +280,11 @@ export class EntryLineWriter {
     if (kept === undefined) this.byAttestation.set(attestation, (kept = { leads: [], middles: [] }));
     this.lead = leadOf(kept.leads, attestation, attestationDigest);
     this.evidence = evidenceDigest === undefined ? undefined : this.evidencePart(evidenceDigest);
-    this.middle = middleOf(kept.middles, message, outcome, requirementVersions);
+    this.middle = middleOf(kept.middles, message, outcome, requirementVersions as Readonly<Record<string, number>>);
     this.resourcePart = this.resourcePartOf(resource, resourceDigest);
+    this.durationMs = durationMs;
+    this.executedAt = executedAt;
+    this.lastCheckedAt = lastCheckedAt;
     return true;
   }
 

@@ -11,6 +11,7 @@
 import type { ChainHead, Checkpoint } from '../evidence/chain.ts';
 import type { VerifyReport } from '../evidence/verify.ts';
 import type { AttestationResult } from '../model.ts';
+import type { StoredResult } from '../results-item.ts';
 
 export type { ChainHead, Checkpoint } from '../evidence/chain.ts';
 export type { VerifyFailure, VerifyFailureCode, VerifyReport } from '../evidence/verify.ts';
@@ -19,6 +20,17 @@ export type { VerifyFailure, VerifyFailureCode, VerifyReport } from '../evidence
 export interface EvidenceRecord {
   readonly result: AttestationResult;
   readonly output?: unknown;
+}
+
+/**
+ * The runs of one resource as its results item stores them, each with the output its evidence
+ * digest names (by position): what a reconcile has at hand. Their results are `resultOf` each run.
+ */
+export interface ResourceRunsEvidence {
+  readonly resource: string;
+  readonly resourceDigest: string;
+  readonly runs: readonly StoredResult[];
+  readonly outputs: readonly unknown[];
 }
 
 export interface AppendReceipt {
@@ -34,6 +46,11 @@ export interface EvidenceLedger {
    * moved under this writer or a record's output does not match its digest.
    */
   appendBatch(records: readonly EvidenceRecord[]): Promise<AppendReceipt>;
+  /**
+   * `appendBatch` of the runs' results, resource by resource, run by run (`recordsOfRuns`): the
+   * same entries, for a writer that can read them from the runs without a result object each.
+   */
+  appendRuns(batch: readonly ResourceRunsEvidence[]): Promise<AppendReceipt>;
   /** The committed head. */
   head(): Promise<ChainHead>;
   /** Signs the current head now; undefined when the last checkpoint already covers it. */

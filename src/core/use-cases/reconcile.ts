@@ -7,9 +7,9 @@ import { checkedKey, resultsKey } from '../keys.ts';
 import type { Attestation, Resource } from '../model.ts';
 import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-provider.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { EvidenceLedger, EvidenceRecord } from '../ports/evidence-ledger.ts';
+import type { EvidenceLedger, ResourceRunsEvidence } from '../ports/evidence-ledger.ts';
 import type { ItemKey, Store, WriteOp } from '../ports/store.ts';
-import { isKeyedResultsItem, resultOf, resultsItem, sameStoredContent, storedByAttestation, type AnyResultsItem, type StoredResult } from '../results-item.ts';
+import { isKeyedResultsItem, resultsItem, sameStoredContent, storedByAttestation, type AnyResultsItem, type StoredResult } from '../results-item.ts';
 import { ResultsItemEncoder } from '../results-item-json.ts';
 import { agentOwnerOf } from '../work/ownership.ts';
 
@@ -100,7 +100,8 @@ export interface PreparedBatch {
   readonly ops: readonly WriteOp[];
   /** Checked-at writes of resources whose results did not change (committed one by one). */
   readonly checkedOps: readonly WriteOp[];
-  readonly evidence: readonly EvidenceRecord[];
+  /** The runs to append to the evidence ledger (empty without one). */
+  readonly evidence: readonly ResourceRunsEvidence[];
 }
 
 /**
@@ -194,7 +195,7 @@ export async function prepareBatch(
 export async function commitBatch(deps: AttestDeps, prepared: PreparedBatch): Promise<void> {
   const { store } = deps;
   // Evidence first: a result is never committed without its ledger entry.
-  if (deps.evidence && prepared.evidence.length > 0) await deps.evidence.appendBatch(prepared.evidence);
+  if (deps.evidence && prepared.evidence.length > 0) await deps.evidence.appendRuns(prepared.evidence);
   if (prepared.ops.length > 0) await store.transact(prepared.ops);
   // One small plain write per unchanged resource (a transaction would bill it twice).
   if (prepared.checkedOps.length > 0) await Promise.all(prepared.checkedOps.map((op) => store.transact([op])));
@@ -312,17 +313,14 @@ interface ResourceRuns {
   readonly outputs: readonly unknown[] | undefined;
 }
 
-/**
- * The ledger records of a batch's runs, in run order: made after the runs rather than between
- * them, so the provider loop allocates nothing for the ledger but an output slot per run.
- */
-function evidenceOf(runs: readonly ResourceRuns[]): EvidenceRecord[] {
-  const records: EvidenceRecord[] = [];
+/** The ledger's view of a batch's runs: each resource's entries with their outputs, in run order. */
+function evidenceOf(runs: readonly ResourceRuns[]): ResourceRunsEvidence[] {
+  const evidence: ResourceRunsEvidence[] = new Array(runs.length);
   for (let i = 0; i < runs.length; i++) {
     const { name, resourceDigest, entries, outputs } = runs[i] as ResourceRuns;
-    for (let k = 0; k < entries.length; k++) records.push({ result: resultOf(name, resourceDigest, entries[k] as StoredResult), output: outputs?.[k] });
+    evidence[i] = { resource: name, resourceDigest, runs: entries, outputs: outputs ?? [] };
   }
-  return records;
+  return evidence;
 }
 
 /**
