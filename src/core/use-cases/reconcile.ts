@@ -133,19 +133,19 @@ export async function prepareBatch(
   // First every run of the batch, back to back, then the bookkeeping: a tight loop of provider
   // calls keeps the CEL evaluator's code and data hot instead of interleaving it with the store's.
   const runs = await runBatch(deps, batch, deps.evidence !== undefined);
-  const evidence = deps.evidence === undefined ? [] : evidenceOf(runs);
+  const evidence = deps.evidence === undefined ? [] : runs;
 
   const counts = emptyCounts();
   const ops: WriteOp[] = [];
   const checkedOps: WriteOp[] = [];
   // One batch read of the batch's results items (one round trip per 100 keys on DynamoDB).
   const keys: ItemKey[] = new Array(runs.length);
-  for (let i = 0; i < runs.length; i++) keys[i] = resultsKey((runs[i] as ResourceRuns).name);
+  for (let i = 0; i < runs.length; i++) keys[i] = resultsKey((runs[i] as ResourceRunsEvidence).resource);
   const currents = await store.getMany<AnyResultsItem>(keys);
   const confirmedOnly: Array<{ readonly name: string; readonly checkedAt: Record<string, number> }> = [];
   // Indexed: this runs for every resource of a reconcile.
   for (let i = 0; i < runs.length; i++) {
-    const { name, resourceDigest, entries } = runs[i] as ResourceRuns;
+    const { resource: name, resourceDigest, runs: entries } = runs[i] as ResourceRunsEvidence;
     const key = keys[i] as ItemKey;
     const current = currents[i];
     const stored = current === undefined ? undefined : storedByAttestation(current.data, resourceDigest);
@@ -252,10 +252,13 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   return { planned, ...counts, startedAt, durationMs: clock.now() - startedAt, aborted };
 }
 
-/** The runs of a batch, resource by resource, as stored entries (with their outputs when `keepOutputs`). */
-async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>, keepOutputs: boolean): Promise<ResourceRuns[]> {
+/**
+ * The runs of a batch, resource by resource, as stored entries; with `keepOutputs` each with its
+ * output (by position), as the evidence ledger takes them.
+ */
+async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>, keepOutputs: boolean): Promise<ResourceRunsEvidence[]> {
   const { engine, providers, clock } = deps;
-  const runs: ResourceRuns[] = [];
+  const runs: ResourceRunsEvidence[] = [];
   let providerName: string | undefined;
   let provider: AttestationProvider | undefined;
   // Indexed loops: this async function's loops run for every pair, and `for...of` here kept an
@@ -298,30 +301,14 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
       entries[ran++] = entry;
     }
     if (ran < entries.length) entries.length = ran;
-    runs.push({ name, resourceDigest, entries, outputs });
+    runs.push({ resource: name, resourceDigest, runs: entries, outputs: outputs ?? NO_OUTPUTS });
   }
 
   return runs;
 }
 
-/** The runs of one resource in a batch. */
-interface ResourceRuns {
-  readonly name: string;
-  readonly resourceDigest: string;
-  readonly entries: StoredResult[];
-  /** Each run's provider output, by position (kept only for an evidence ledger). */
-  readonly outputs: readonly unknown[] | undefined;
-}
-
-/** The ledger's view of a batch's runs: each resource's entries with their outputs, in run order. */
-function evidenceOf(runs: readonly ResourceRuns[]): ResourceRunsEvidence[] {
-  const evidence: ResourceRunsEvidence[] = new Array(runs.length);
-  for (let i = 0; i < runs.length; i++) {
-    const { name, resourceDigest, entries, outputs } = runs[i] as ResourceRuns;
-    evidence[i] = { resource: name, resourceDigest, runs: entries, outputs: outputs ?? [] };
-  }
-  return evidence;
-}
+/** The outputs of runs made without an evidence ledger: none kept. */
+const NO_OUTPUTS: readonly unknown[] = Object.freeze([]);
 
 /**
  * A run as its results item stores it, frozen (the store keeps it without a copy). The evidence
