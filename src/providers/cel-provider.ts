@@ -9,6 +9,7 @@ import {
   type CelValue,
   CelScalar,
   celEnv,
+  celMap,
   celFunc,
   celType,
   isCelError,
@@ -78,6 +79,8 @@ export class CelProvider implements AttestationProvider {
   private readonly cache = new Map<string, CompileResult>();
   private readonly meter = new CelMeter();
   private readonly env: CelEnv;
+  private lastDocument: unknown;
+  private lastRoot: CelInput | undefined;
 
   constructor(options: CelProviderOptions = {}) {
     this.limits = { ...DEFAULT_CEL_LIMITS, ...options.limits };
@@ -135,8 +138,8 @@ export class CelProvider implements AttestationProvider {
     try {
       value = compiled.program({
         // Documents are JSON data by contract; values CEL cannot take surface as evaluation errors.
-        // Passed raw: the library converts lazily, which measured faster than converting up front.
-        resource: (resource.spec.document ?? {}) as CelInput,
+        // Only the top level is converted here; the library converts the rest lazily, as it is read.
+        resource: this.rootOf(resource.spec.document ?? {}),
         type: resource.spec.type,
         name: resource.metadata.name,
         labels: resource.metadata.labels,
@@ -157,6 +160,21 @@ export class CelProvider implements AttestationProvider {
       message: options.message ?? `expression ${compiled.expression} is false for ${name}`,
       output: compiled.outputs.false,
     };
+  }
+
+  /**
+   * The CEL value of a document as the library makes it of a plain object (a map of its own
+   * entries, each converted when read), kept for the last document: a resource's rules run back
+   * to back, and each converted the whole top level again (`Object.entries` and a `Map` per run).
+   * Kept only for a frozen plain object the library would convert that way; anything else is
+   * passed as it is, for the library to convert (or refuse) on each run as before.
+   */
+  private rootOf(document: unknown): CelInput {
+    if (document === this.lastDocument && this.lastRoot !== undefined) return this.lastRoot;
+    const root = isFrozenPlainObject(document) ? celMap(new Map(Object.entries(document) as Array<[string, CelInput]>)) : (document as CelInput);
+    this.lastDocument = document;
+    this.lastRoot = root;
+    return root;
   }
 
   attest(attestation: Attestation, resource: Resource): ProviderOutcome {
@@ -190,6 +208,22 @@ export class CelProvider implements AttestationProvider {
       return { ok: false, error: `cannot plan expression: ${err instanceof Error ? err.message : String(err)}` };
     }
   }
+}
+
+/**
+ * A frozen object that the library's `toCel` turns into a map of its own entries: a plain
+ * prototype, and no own `constructor` or `$typeName` (which it reads as a class or a protobuf
+ * message). Frozen, so the map made of it once stays true.
+ */
+function isFrozenPlainObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.isFrozen(value) &&
+    Object.getPrototypeOf(value) === Object.prototype &&
+    !Object.hasOwn(value, 'constructor') &&
+    !('$typeName' in value)
+  );
 }
 
 function errored(expression: string, why: string): ProviderOutcome {

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { deepFreeze } from '../../src/adapters/local/deep-freeze.ts';
 import { digestOf } from '../../src/core/digest.ts';
 import { API_VERSION, type Attestation, type Resource } from '../../src/core/model.ts';
 import { CelProvider, type CompiledCel } from '../../src/providers/cel-provider.ts';
@@ -98,6 +100,38 @@ describe('CelProvider', () => {
     const logGroup = bucket({ RetentionInDays: 365 });
 
     expect(cel.attest(celAttestation({ expression: 'resource.RetentionInDays >= 365' }), logGroup).outcome).toBe('Passed');
+  });
+
+  it('gives a frozen document, run by rule after rule, the outcomes the library gives a fresh copy of it', () => {
+    const expressions = ['has(resource.a)', 'resource.a == 1', 'size(resource) > 1', '"b" in resource', 'resource.b.exists(x, x == true)', 'has(resource.a.c)', 'resource == {}'];
+    const key = fc.constantFrom('a', 'b', 'c', 'constructor', '$typeName', 'toString');
+    const document = fc.dictionary(key, fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
+    fc.assert(
+      fc.property(fc.array(document, { minLength: 1, maxLength: 4 }), (documents) => {
+        // The runtime's documents are frozen; one provider runs every rule on one, then the next.
+        const cel = new CelProvider();
+        for (const doc of documents) {
+          const frozen = bucket(deepFreeze(structuredClone(doc)));
+          for (const expression of expressions) {
+            const attestation = celAttestation({ expression });
+            const seen = cel.attest(attestation, frozen);
+            const fresh = new CelProvider().attest(attestation, bucket(structuredClone(doc)));
+            expect({ outcome: seen.outcome, message: seen.message }).toEqual({ outcome: fresh.outcome, message: fresh.message });
+          }
+        }
+      }),
+    );
+  });
+
+  it('sees a change to a document that is not frozen between two runs on it', () => {
+    const cel = new CelProvider();
+    const document: Record<string, unknown> = { Status: 'Suspended' };
+    const versioned = bucket(document);
+    const rule = celAttestation({ expression: 'resource.Status == "Enabled"' });
+
+    expect(cel.attest(rule, versioned).outcome).toBe('Failed');
+    document.Status = 'Enabled';
+    expect(cel.attest(rule, versioned).outcome).toBe('Passed');
   });
 
   it('compiles an expression once and reuses it', () => {
