@@ -10,8 +10,9 @@
  * copy of the resources each round, so each document is converted to CEL values once in the
  * timed pass, as in the reconcile.
  * The copies are deeply frozen by the store's own `deepFreeze`, as the store keeps every resource
- * the reconcile evaluates (checked against the runtime after the rounds): CEL reads frozen
- * documents more slowly, and that is CEL's cost, not the engine's.
+ * the reconcile evaluates (checked against the runtime after the rounds): the CEL provider reads
+ * frozen documents differently (it keeps the CEL map of the last one's top level for the next
+ * rule), and that is CEL's cost, not the engine's.
  * The ceiling on unfrozen copies (what this bench measured before) is printed beside it.
  * Each round times a ceiling pass and then a full reconcile on a fresh state directory; the
  * machine is shared and noisy, so the ratio is the median of the rounds' ratios.
