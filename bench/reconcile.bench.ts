@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { deepFreeze } from '../src/adapters/local/deep-freeze.ts';
+import { EmbeddedStore } from '../src/adapters/local/embedded-store.ts';
 import { LocalRuntime } from '../src/adapters/local/local-runtime.ts';
 import type { Attestation, Requirement, Resource } from '../src/core/model.ts';
 import type { AttestationProvider } from '../src/core/ports/attestation-provider.ts';
@@ -150,10 +151,12 @@ async function fullReconcile(options: { provider?: AttestationProvider; keep?: b
 }
 
 const batchSize = values.batch === undefined ? undefined : Number(values.batch);
-const reconcileWith = (runtime: LocalRuntime, providers: ProviderLookup = runtime.providers): Promise<ReconcileSummary> =>
-  values['no-evidence'] || providers !== runtime.providers
-    ? reconcile({ store: runtime.store, engine: runtime.engine, providers, clock: runtime.clock, batchSize })
-    : runtime.reconcile({ batchSize });
+/** As `LocalRuntime.reconcile` runs it (compaction held until the end), with or without the ledger. */
+const reconcileWith = (runtime: LocalRuntime, providers: ProviderLookup = runtime.providers): Promise<ReconcileSummary> => {
+  if (!values['no-evidence'] && providers === runtime.providers) return runtime.reconcile({ batchSize });
+  const run = () => reconcile({ store: runtime.store, engine: runtime.engine, providers, clock: runtime.clock, batchSize });
+  return runtime.store instanceof EmbeddedStore ? runtime.store.holdingCompaction(run) : run();
+};
 
 /** Fastest full reconcile over fastest ceiling pass, each of all rounds. */
 const bestRatio = (): number => Math.max(...fullRates) / Math.max(...ceilingRates);

@@ -100,6 +100,50 @@ describe('EmbeddedStore', () => {
       expect((await reopened.get<{ text: string }>('p', 'k19'))?.data.text).toBe('w'.repeat(500));
     });
 
+    it('holds compaction while a long run of writes goes on, then compacts once, unless the log grows to four times its threshold', async () => {
+      const dir = newDir();
+      const store = await openStore(dir, { compactAfterBytes: 4096 });
+      const snapshot = path.join(dir, 'snapshot.jsonl');
+      const walSize = () => fs.statSync(path.join(dir, WAL_FILE)).size;
+
+      const written = await store.holdingCompaction(async () => {
+        for (let i = 0; i < 40; i++) await store.transact([put('p', `k${i}`, { text: 'x'.repeat(200) })]);
+        // Past the threshold, short of four times it: held.
+        expect(walSize()).toBeGreaterThan(4096);
+        expect(walSize()).toBeLessThan(4 * 4096);
+        expect(fs.existsSync(snapshot)).toBe(false);
+        return 40;
+      });
+
+      expect(written).toBe(40);
+      expect(fs.existsSync(snapshot)).toBe(true);
+      expect(walSize()).toBe(0);
+      const snapshotBytes = fs.statSync(snapshot).size;
+      // Held again, the log outgrows four times its threshold (the snapshot's size): it compacts anyway.
+      await store.holdingCompaction(async () => {
+        for (let i = 0; i < 250; i++) await store.transact([put('p', `k${i % 40}`, { text: 'y'.repeat(200) })]);
+        expect(walSize()).toBeLessThan(4 * snapshotBytes + 512);
+        expect(fs.statSync(snapshot).size).not.toBe(snapshotBytes);
+      });
+      await store.close();
+      const reopened = await openStore(dir, { compactAfterBytes: 4096 });
+      expect((await reopened.get<{ text: string }>('p', 'k9'))?.data.text).toBe('y'.repeat(200));
+    });
+
+    it('compacts after a held run of writes that fails, and passes the failure on', async () => {
+      const dir = newDir();
+      const store = await openStore(dir, { compactAfterBytes: 2048 });
+
+      const run = store.holdingCompaction(async () => {
+        for (let i = 0; i < 20; i++) await store.transact([put('p', `k${i}`, { text: 'x'.repeat(200) })]);
+        throw new Error('provider crashed');
+      });
+
+      await expect(run).rejects.toThrow('provider crashed');
+      expect(fs.existsSync(path.join(dir, 'snapshot.jsonl'))).toBe(true);
+      expect(fs.statSync(path.join(dir, WAL_FILE)).size).toBe(0);
+    });
+
     it('reopens after compaction from the snapshot plus the newer log', async () => {
       const dir = newDir();
       const first = await openStore(dir, { compactAfterBytes: 4096 });

@@ -153,7 +153,9 @@ export class LocalRuntime {
     // A store with a transaction limit (DynamoDB: 100) gets batches that fit; batches are for throughput only.
     const max = this.store.maxTransactionWrites;
     const batchSize = max === undefined ? options.batchSize : Math.min(options.batchSize ?? max, max);
-    const summary = await reconcile({ store: this.store, engine: this.engine, providers: this.providers, clock: this.clock, evidence: this.evidence, ...options, batchSize });
+    const run = () => reconcile({ store: this.store, engine: this.engine, providers: this.providers, clock: this.clock, evidence: this.evidence, ...options, batchSize });
+    // The embedded store compacts once after the reconcile, not each time its log outgrows a snapshot.
+    const summary = await (this.store instanceof EmbeddedStore ? this.store.holdingCompaction(run) : run());
     await this.store.catchUp?.();
     return summary;
   }
