@@ -6,6 +6,7 @@ import { computeDerivedState } from '../../src/core/compliance/derived-state.ts'
 import { mergeCheckedAt } from '../../src/core/checked-item.ts';
 import type { AnyDefinition, AttestationResult, DefinitionKind, ResourceSelector } from '../../src/core/model.ts';
 import { typeMatchesAny } from '../../src/core/selector.ts';
+import { resultsItemOf } from '../../src/core/results-item.ts';
 import { attestation, implementation, requirement, resource, waiver } from '../support/builders.ts';
 
 const T0 = Date.UTC(2026, 10, 25);
@@ -338,9 +339,21 @@ describe('incremental engine', () => {
         const loaded = ComplianceEngine.load(world.defs.values(), world.results.values(), world.now, checked);
         const expected = computeDerivedState(world.defs.values(), world.mergedResults(), world.now);
         expect(loaded.snapshot()).toEqual(expected);
+        // From the results items the store holds, as start-up loads them.
+        const byResource = new Map<string, AttestationResult[]>();
+        for (const r of world.results.values()) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);
+        const items = [...byResource].map(([name, results]) => resultsItemOf(name, results));
+        const fromItems = ComplianceEngine.loadItems(world.defs.values(), items, world.now, checked);
+        expect(fromItems.snapshot()).toEqual(expected);
+        expect(sortedResults(fromItems)).toEqual(sortedResults(loaded));
         expect(world.engine.snapshot()).toEqual(expected);
       }),
       { numRuns: 100 },
     );
   });
 });
+
+/** An engine's results in a fixed order, to compare two engines. */
+function sortedResults(engine: ComplianceEngine): AttestationResult[] {
+  return [...engine.allResults()].sort((a, b) => `${a.resource}/${a.attestation}`.localeCompare(`${b.resource}/${b.attestation}`));
+}

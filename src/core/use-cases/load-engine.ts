@@ -15,17 +15,20 @@ export async function loadDefinitions(store: Store): Promise<AnyDefinition[]> {
   return out;
 }
 
-/** Stored results as written (without checked-at times), and every CHECKED item. */
-export async function loadStoredResults(store: Store): Promise<{ results: AttestationResult[]; checked: CheckedItem[] }> {
+/** Every results item as stored, and every CHECKED item. */
+async function loadStoredItems(store: Store): Promise<{ items: AnyResultsItem[]; checked: CheckedItem[] }> {
   // One query per results shard and per checked-at shard (see keys.ts), in parallel.
-  const [results, checked] = await Promise.all([
+  const [items, checked] = await Promise.all([
     Promise.all(resultsPartitions().map((pk) => queryAll<AnyResultsItem>(store, pk))),
     Promise.all(checkedPartitions().map((pk) => queryAll<CheckedItem>(store, pk))),
   ]);
-  return {
-    results: results.flat().flatMap((item) => resultsOf(item.data)),
-    checked: checked.flat().map((item) => item.data),
-  };
+  return { items: items.flat().map((item) => item.data), checked: checked.flat().map((item) => item.data) };
+}
+
+/** Stored results as written (without checked-at times), and every CHECKED item. */
+export async function loadStoredResults(store: Store): Promise<{ results: AttestationResult[]; checked: CheckedItem[] }> {
+  const { items, checked } = await loadStoredItems(store);
+  return { results: items.flatMap((item) => resultsOf(item)), checked };
 }
 
 /** The latest results, each merged with its checked-at time (`lastCheckedAt`), as the engine sees them. */
@@ -36,6 +39,6 @@ export async function loadResults(store: Store): Promise<AttestationResult[]> {
 
 /** Builds the engine from what the store holds: the start-up path after any crash. */
 export async function loadEngine(store: Store, now: number): Promise<ComplianceEngine> {
-  const [definitions, { results, checked }] = await Promise.all([loadDefinitions(store), loadStoredResults(store)]);
-  return ComplianceEngine.load(definitions, results, now, checked);
+  const [definitions, { items, checked }] = await Promise.all([loadDefinitions(store), loadStoredItems(store)]);
+  return ComplianceEngine.loadItems(definitions, items, now, checked);
 }
