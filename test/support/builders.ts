@@ -77,3 +77,8 @@ export function resultFor(
   if (!ctx) throw new Error(`no run context for ${resourceName}/${attestationName}`);
   return { resource: resourceName, attestation: attestationName, outcome, message: outcome, executedAt, durationMs: 1, ...ctx };
 }
+
+/** An engine's results in a fixed order (resource, then attestation), to compare two engines. */
+export function resultsInOrder(engine: ComplianceEngine): AttestationResult[] {
+  return [...engine.allResults()].sort((a, b) => `${a.resource}/${a.attestation}`.localeCompare(`${b.resource}/${b.attestation}`));
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ComplianceEngine } from '../../src/core/compliance/engine.ts';
 import type { AnyDefinition, AttestationResult } from '../../src/core/model.ts';
 import { resultsItemOf, resultsOf, type AnyResultsItem, type KeyedResultsItem } from '../../src/core/results-item.ts';
-import { attestation, implementation, requirement, resource, resultFor } from '../support/builders.ts';
+import { attestation, implementation, requirement, resource, resultFor, resultsInOrder } from '../support/builders.ts';
 
 const T0 = Date.UTC(2026, 10, 25);
 const HOUR = 3_600_000;
@@ -25,9 +25,6 @@ function keyed(resource: string, ...results: AttestationResult[]): KeyedResultsI
   return { resource, results: Object.fromEntries(results.map((r) => [`${r.resource}/${r.attestation}`, r])) };
 }
 
-function sortedResults(engine: ComplianceEngine): AttestationResult[] {
-  return [...engine.allResults()].sort((a, b) => `${a.resource}/${a.attestation}`.localeCompare(`${b.resource}/${b.attestation}`));
-}
 
 describe('ComplianceEngine.loadItems', () => {
   it('loads what load loads from the items results, for items of both forms, results filed elsewhere and an item listed twice', () => {
@@ -47,8 +44,8 @@ describe('ComplianceEngine.loadItems', () => {
     const fromResults = ComplianceEngine.load(definitions(), items.flatMap((item) => resultsOf(item)), T0);
 
     expect(fromItems.snapshot()).toEqual(fromResults.snapshot());
-    expect(sortedResults(fromItems)).toEqual(sortedResults(fromResults));
-    expect(sortedResults(fromItems).map((r) => `${r.resource}/${r.attestation} ${r.outcome}`)).toEqual([
+    expect(resultsInOrder(fromItems)).toEqual(resultsInOrder(fromResults));
+    expect(resultsInOrder(fromItems).map((r) => `${r.resource}/${r.attestation} ${r.outcome}`)).toEqual([
       'data/encrypted Passed',
       'data/versioned Failed',
       'logs/encrypted Passed',

@@ -7,7 +7,7 @@ import { mergeCheckedAt } from '../../src/core/checked-item.ts';
 import type { AnyDefinition, AttestationResult, DefinitionKind, ResourceSelector } from '../../src/core/model.ts';
 import { typeMatchesAny } from '../../src/core/selector.ts';
 import { resultsItemOf } from '../../src/core/results-item.ts';
-import { attestation, implementation, requirement, resource, waiver } from '../support/builders.ts';
+import { attestation, implementation, requirement, resource, resultsInOrder, waiver } from '../support/builders.ts';
 
 const T0 = Date.UTC(2026, 10, 25);
 const HOUR = 3_600_000;
@@ -345,7 +345,7 @@ describe('incremental engine', () => {
         const items = [...byResource].map(([name, results]) => resultsItemOf(name, results));
         const fromItems = ComplianceEngine.loadItems(world.defs.values(), items, world.now, checked);
         expect(fromItems.snapshot()).toEqual(expected);
-        expect(sortedResults(fromItems)).toEqual(sortedResults(loaded));
+        expect(resultsInOrder(fromItems)).toEqual(resultsInOrder(loaded));
         expect(world.engine.snapshot()).toEqual(expected);
       }),
       { numRuns: 100 },
@@ -353,7 +353,3 @@ describe('incremental engine', () => {
   });
 });
 
-/** An engine's results in a fixed order, to compare two engines. */
-function sortedResults(engine: ComplianceEngine): AttestationResult[] {
-  return [...engine.allResults()].sort((a, b) => `${a.resource}/${a.attestation}`.localeCompare(`${b.resource}/${b.attestation}`));
-}
