@@ -85,9 +85,7 @@ export class ComplianceEngine {
     now: number,
     checked: Iterable<CheckedItem> = [],
   ): ComplianceEngine {
-    const engine = new ComplianceEngine(now);
-    for (const def of definitions) engine.index.upsert(def);
-    for (const c of checked) engine.checked.set(c.resource, c.checkedAt);
+    const engine = ComplianceEngine.loading(definitions, now, checked);
     const byResource = new Map<string, AttestationResult[]>();
     for (const r of results) {
       const list = byResource.get(r.resource);
@@ -106,9 +104,7 @@ export class ComplianceEngine {
    * another item of their resource, are read as result objects in order, as `load` reads them.
    */
   static loadItems(definitions: Iterable<AnyDefinition>, items: Iterable<AnyResultsItem>, now: number, checked: Iterable<CheckedItem> = []): ComplianceEngine {
-    const engine = new ComplianceEngine(now);
-    for (const def of definitions) engine.index.upsert(def);
-    for (const c of checked) engine.checked.set(c.resource, c.checkedAt);
+    const engine = ComplianceEngine.loading(definitions, now, checked);
     const byResource = new Map<string, ResultsItem | AttestationResult[]>();
     /** The results so far of a resource as a list, from its item when it had one. */
     const listOf = (resource: string): AttestationResult[] | undefined => {
@@ -138,6 +134,14 @@ export class ComplianceEngine {
       if (results !== undefined) engine.results.set(resource, results);
     }
     return engine.loaded();
+  }
+
+  /** The start of a load: the definitions and checked-at times, no results yet. */
+  private static loading(definitions: Iterable<AnyDefinition>, now: number, checked: Iterable<CheckedItem>): ComplianceEngine {
+    const engine = new ComplianceEngine(now);
+    for (const def of definitions) engine.index.upsert(def);
+    for (const c of checked) engine.checked.set(c.resource, c.checkedAt);
+    return engine;
   }
 
   /** Every resource dirty, then flushed: the end of a load. */
