@@ -1,5 +1,5 @@
 import { writeNumber, type JsonBytes } from './json-bytes.ts';
-import { resultsItem, type ResultsItem, type StoredResult } from './results-item.ts';
+import { RESULTS_FORMAT, resultsItem, type ResultsItem, type StoredResult } from './results-item.ts';
 
 /** The bytes of an entry before its run times, `["name","Passed","message",`, for one outcome and message. */
 interface HeadBytes {
@@ -19,6 +19,7 @@ interface TailBytes {
 
 /** The heads and tails of one attestation's latest runs, most recent first. */
 interface AttestationBytes {
+  readonly name: string;
   readonly heads: HeadBytes[];
   readonly tails: TailBytes[];
 }
@@ -30,6 +31,9 @@ interface AttestationBytes {
 const VARIANTS = 4;
 
 const COMMA = 0x2c;
+const HEADER_START = Buffer.from(`{"format":${RESULTS_FORMAT},"resource":`);
+const HEADER_DIGEST = Buffer.from(',"resourceDigest":');
+const HEADER_END = Buffer.from(',"results":[');
 const CLOSE_ITEM = Buffer.from(']}');
 /** Bytes of the longest number text (`-1.7976931348623157e+308`). */
 const MAX_NUMBER_BYTES = 24;
@@ -52,66 +56,114 @@ const quote = JSON.stringify as (value: string) => string;
  */
 export class ResultsItemEncoder {
   private readonly byAttestation = new Map<string, AttestationBytes>();
-  /** The heads and tails of the item being written, entry by entry (reused from item to item). */
-  private readonly heads: Buffer[] = [];
-  private readonly tails: Buffer[] = [];
+  /**
+   * The attestations of the last item that began with each attestation, by position: resources
+   * of one type run the same attestations in the same order, so an item's entries find theirs
+   * with one look-up for the whole item (each checked by name).
+   */
+  private readonly sequences = new Map<string, AttestationBytes[]>();
   private slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
   private used = 0;
+  /** The last run time written and its text: a resource's runs mostly start in the same millisecond. */
+  private lastTime = Number.NaN;
+  private readonly lastTimeText = Buffer.alloc(MAX_NUMBER_BYTES);
+  private lastTimeLength = 0;
 
   /** The frozen results item of `entries` and, when JSON keeps it as it is, its JSON bytes. */
   encode(resource: string, resourceDigest: string, entries: readonly StoredResult[]): { readonly item: ResultsItem; readonly json: JsonBytes | undefined } {
     const item = resultsItem(resource, resourceDigest, entries);
-    const header = `{"format":${item.format},"resource":${quote(resource)},"resourceDigest":${quote(resourceDigest)},"results":[`;
-    const heads = this.heads;
-    const tails = this.tails;
-    heads.length = 0;
-    tails.length = 0;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; the times at most MAX_NUMBER_BYTES each.
-    let bound = 3 * header.length + entries.length + CLOSE_ITEM.length;
+    const quotedResource = quote(resource);
+    const quotedDigest = quote(resourceDigest);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    let out = this.room(HEADER_START.length + HEADER_DIGEST.length + HEADER_END.length + 3 * (quotedResource.length + quotedDigest.length));
+    let start = this.used;
+    let at = put(out, start, HEADER_START);
+    at += out.write(quotedResource, at, 'utf8');
+    at = put(out, at, HEADER_DIGEST);
+    at += out.write(quotedDigest, at, 'utf8');
+    at = put(out, at, HEADER_END);
+    const sequence = entries.length === 0 ? undefined : this.sequenceOf((entries[0] as StoredResult)[0]);
+    // One pass: an entry JSON would not give back leaves the item without text (nothing is kept
+    // of what was written; the slab's next item starts where this one did).
     for (let i = 0; i < entries.length; i++) {
       const entry = entries[i] as StoredResult;
+      const executedAt = entry[3];
+      const durationMs = entry[4];
       // NaN, Infinity and -0 would not read back as they are; a mutable entry could change after the write.
-      if (!isJsonNumber(entry[3]) || !isJsonNumber(entry[4]) || !Object.isFrozen(entry) || !(entry.length === 8 || (entry.length === 9 && typeof entry[8] === 'string'))) {
+      if (!isJsonNumber(executedAt) || !isJsonNumber(durationMs) || !Object.isFrozen(entry) || !(entry.length === 8 || (entry.length === 9 && typeof entry[8] === 'string'))) {
         return { item, json: undefined };
       }
-      const known = this.byAttestation.get(entry[0]) ?? this.added(entry[0]);
+      let known = (sequence as AttestationBytes[])[i];
+      if (known === undefined || known.name !== entry[0]) {
+        known = this.byAttestation.get(entry[0]) ?? this.added(entry[0]);
+        (sequence as AttestationBytes[])[i] = known;
+      }
       const head = headOf(known.heads, entry);
       const tail = tailOf(known.tails, entry);
       if (tail === undefined) return { item, json: undefined };
-      heads.push(head);
-      tails.push(tail);
-      bound += head.length + 2 * MAX_NUMBER_BYTES + tail.length;
-    }
-    if (this.used + bound > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bound));
-      this.used = 0;
-    }
-    const out = this.slab;
-    const start = this.used;
-    let at = start + out.write(header, start, 'utf8');
-    for (let i = 0; i < heads.length; i++) {
-      const head = heads[i] as Buffer;
-      const tail = tails[i] as Buffer;
-      const entry = entries[i] as StoredResult;
+      const need = 1 + head.length + 2 * MAX_NUMBER_BYTES + 1 + tail.length + CLOSE_ITEM.length;
+      if (at + need > out.length) {
+        // The item outgrew the slab: what is written of it moves to a new one.
+        const fresh = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (at - start + need)));
+        out.copy(fresh, 0, start, at);
+        at -= start;
+        start = 0;
+        this.slab = out = fresh;
+        this.used = 0;
+      }
       if (i > 0) out[at++] = COMMA;
-      out.set(head, at);
-      at = writeNumber(out, at + head.length, entry[3]);
+      at = put(out, at, head);
+      at = this.writeTime(out, at, executedAt);
       out[at++] = COMMA;
-      at = writeNumber(out, at, entry[4]);
-      out.set(tail, at);
-      at += tail.length;
+      at = writeNumber(out, at, durationMs);
+      at = put(out, at, tail);
     }
-    out.set(CLOSE_ITEM, at);
-    at += CLOSE_ITEM.length;
+    at = put(out, at, CLOSE_ITEM);
     this.used = at;
     return { item, json: out.subarray(start, at) as JsonBytes };
   }
 
+  /** The slab with `bytes` free after what it holds, a new one when it has not. */
+  private room(bytes: number): Buffer {
+    if (this.used + bytes > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, bytes));
+      this.used = 0;
+    }
+    return this.slab;
+  }
+
+  private sequenceOf(first: string): AttestationBytes[] {
+    let sequence = this.sequences.get(first);
+    if (sequence === undefined) this.sequences.set(first, (sequence = []));
+    return sequence;
+  }
+
+  /** Writes a run time, copying the text of the last one when it is the same. */
+  private writeTime(out: Buffer, at: number, time: number): number {
+    const text = this.lastTimeText;
+    if (time === this.lastTime) {
+      const length = this.lastTimeLength;
+      for (let k = 0; k < length; k++) out[at + k] = text[k] as number;
+      return at + length;
+    }
+    const end = writeNumber(out, at, time);
+    out.copy(text, 0, at, end);
+    this.lastTime = time;
+    this.lastTimeLength = end - at;
+    return end;
+  }
+
   private added(name: string): AttestationBytes {
-    const known: AttestationBytes = { heads: [], tails: [] };
+    const known: AttestationBytes = { name, heads: [], tails: [] };
     this.byAttestation.set(name, known);
     return known;
   }
+}
+
+/** Copies `bytes` into `out` at `at`; returns where they end. */
+function put(out: Buffer, at: number, bytes: Buffer): number {
+  out.set(bytes, at);
+  return at + bytes.length;
 }
 
 /** The head of `entry` from an attestation's kept heads, made and kept when none matches. */

@@ -57,6 +57,27 @@ describe('ResultsItemEncoder', () => {
     for (const { json, expected } of written) expect(json?.toString('utf8')).toBe(expected);
   });
 
+  it('writes each run time as it is when runs share one, however they alternate', () => {
+    const encoder = new ResultsItemEncoder();
+    const versions = Object.freeze({ 'sc-28': 1 });
+    const run = (name: string, at: number) => Object.freeze([name, 'Passed', 'ok', at, 0, 'sha256:a', versions, null] as const);
+    for (const times of [[1_733_400_000_123, 1_733_400_000_123, 1_733_400_000_124], [1_733_400_000_124, 7, 1_733_400_000_124], [7, 7, 1e21]]) {
+      const entries = times.map((t, i) => run(`a${i}`, t));
+      const { item, json } = encoder.encode('r', 'sha256:r', entries);
+      expect(json?.toString('utf8')).toBe(JSON.stringify(item));
+    }
+  });
+
+  it("finds each attestation's bytes when resources run the same attestations in another order or number", () => {
+    const encoder = new ResultsItemEncoder();
+    const versions = Object.freeze({ 'sc-28': 1 });
+    const run = (name: string) => Object.freeze([name, 'Failed', `${name} failed`, 1, 2, `sha256:${name}`, versions, null] as const);
+    for (const names of [['a', 'b', 'c'], ['a', 'c'], ['a', 'c', 'b', 'd'], ['b', 'a'], ['a', 'b', 'c']]) {
+      const { item, json } = encoder.encode('r', 'sha256:r', names.map(run));
+      expect(json?.toString('utf8')).toBe(JSON.stringify(item));
+    }
+  });
+
   it.each([
     ['outcome', 1, 'Failed'],
     ['message', 2, 'not encrypted'],
