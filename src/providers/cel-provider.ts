@@ -188,6 +188,17 @@ export class CelProvider implements AttestationProvider {
     });
   }
 
+  /** `attest` with the attestation's params read and its expression compiled once. */
+  prepare(attestation: Attestation): (resource: Resource) => ProviderOutcome {
+    const { expression, message } = attestation.spec.params;
+    if (typeof expression !== 'string') return () => errored(String(expression), 'param expression must be a string');
+    const result = this.compile(expression);
+    if (!result.ok) return () => errored(expression, result.error);
+    const compiled = result.compiled;
+    const options: EvaluateOptions = { message: typeof message === 'string' ? message : undefined, timeoutMs: attestation.spec.timeoutMs };
+    return (resource) => this.evaluate(compiled, resource, options);
+  }
+
   private compileUncached(expression: string): CompileResult {
     const tooLong = staticViolations(expression, undefined, this.limits);
     if (tooLong.length > 0) return { ok: false, error: tooLong.join('; ') };

@@ -143,6 +143,25 @@ describe('CelProvider', () => {
     expect(second).toBe(first);
   });
 
+  it('gives, prepared once, the outcome attest gives on every resource', () => {
+    const cel = new CelProvider({ limits: { maxIterations: 50 } });
+    const attestations = [
+      celAttestation({ expression: "resource.VersioningConfiguration.Status == 'Enabled'" }),
+      celAttestation({ expression: 'has(resource.BucketEncryption)', message: 'bucket not encrypted' }),
+      celAttestation({ expression: 'labels.env == "prod"' }),
+      celAttestation({ expression: `${list(100)}.all(x, x >= 0)` }),
+      celAttestation({ expression: 'resource.Missing.Field' }),
+      celAttestation({ expression: '1 + 1' }),
+      celAttestation({ expression: 'has(resource.' }),
+      celAttestation({ expression: 42 }),
+    ];
+    const resources = [bucket(encrypted, { env: 'prod' }), bucket({}), deepFreeze(bucket(structuredClone(encrypted)))];
+    for (const attestation of attestations) {
+      const check = cel.prepare(attestation);
+      for (const resource of resources) expect(check(resource)).toStrictEqual(cel.attest(attestation, resource));
+    }
+  });
+
   describe('validateParams', () => {
     it('accepts a valid expression and message', () => {
       expect(new CelProvider().validateParams({ expression: 'has(resource.A)', message: 'no A' })).toEqual([]);

@@ -20,4 +20,13 @@ export interface AttestationProvider {
   /** Validates params at apply time; returns problems as [fieldPath relative to params, message]. */
   validateParams(params: Readonly<Record<string, unknown>>): Array<[path: string, message: string]>;
   attest(attestation: Attestation, resource: Resource): Promise<ProviderOutcome> | ProviderOutcome;
+  /**
+   * Optional: the check of one attestation made ready to run on many resources (its params read
+   * and compiled once), giving the same outcomes as `attest`. A reconcile prepares each
+   * attestation once and runs it on every resource it is due on.
+   */
+  prepare?(attestation: Attestation): PreparedCheck;
 }
+
+/** One attestation's check, prepared by its provider: `attest` with the attestation bound. */
+export type PreparedCheck = (resource: Resource) => Promise<ProviderOutcome> | ProviderOutcome;

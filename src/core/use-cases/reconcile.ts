@@ -5,18 +5,16 @@ import type { ComplianceEngine } from '../compliance/engine.ts';
 import { ArgusError } from '../errors.ts';
 import { outputEvidence } from '../evidence/output-evidence.ts';
 import { checkedKey, resultsKey } from '../keys.ts';
-import type { Attestation, Resource } from '../model.ts';
-import type { AttestationProvider, ProviderOutcome } from '../ports/attestation-provider.ts';
+import type { ProviderOutcome } from '../ports/attestation-provider.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { EvidenceLedger, ResourceRunsEvidence } from '../ports/evidence-ledger.ts';
 import type { ItemKey, Store, WriteOp } from '../ports/store.ts';
 import { isKeyedResultsItem, resultsItem, sameStoredContent, storedByAttestation, type AnyResultsItem, type StoredResult } from '../results-item.ts';
 import { ResultsItemEncoder } from '../results-item-json.ts';
 import { agentOwnerOf } from '../work/ownership.ts';
+import { PreparedRuns, type ProviderLookup } from './prepared-runs.ts';
 
-export interface ProviderLookup {
-  get(name: string): AttestationProvider | undefined;
-}
+export type { ProviderLookup } from './prepared-runs.ts';
 
 export interface ReconcileProgress {
   readonly done: number;
@@ -116,7 +114,7 @@ export interface PreparedBatch {
  * stands alone; a crash before it leaves that work due). Evidence is appended for every run.
  */
 export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>): Promise<BatchCounts> {
-  const prepared = await prepareBatch(deps, batch);
+  const prepared = await prepareBatch(deps, batch, new PreparedRuns(deps.providers));
   await commitBatch(deps, prepared);
   return prepared.counts;
 }
@@ -128,12 +126,13 @@ export async function attestResources(deps: AttestDeps, batch: ReadonlyArray<rea
 export async function prepareBatch(
   deps: AttestDeps,
   batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>,
+  runners: PreparedRuns,
   encoder?: ResultsItemEncoder,
 ): Promise<PreparedBatch> {
-  const { store, engine, providers, clock } = deps;
+  const { store } = deps;
   // First every run of the batch, back to back, then the bookkeeping: a tight loop of provider
   // calls keeps the CEL evaluator's code and data hot instead of interleaving it with the store's.
-  const runs = await runBatch(deps, batch, deps.evidence !== undefined);
+  const runs = await runBatch(deps, batch, runners, deps.evidence !== undefined);
   const evidence = deps.evidence === undefined ? [] : runs;
 
   const counts = emptyCounts();
@@ -225,6 +224,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
   const counts = emptyCounts();
   // The embedded store logs each results item's JSON: most of it repeats from run to run.
   const encoder = new ResultsItemEncoder();
+  const runners = new PreparedRuns(options.providers);
   let aborted = false;
   // One batch commits while the next is evaluated: the store's write and sync overlap the CPU
   // work. Batches hold disjoint resources, so the next one never reads what is in flight.
@@ -241,7 +241,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
       aborted = true;
       break;
     }
-    const prepared = await prepareBatch(options, work.slice(i, i + batchSize), encoder);
+    const prepared = await prepareBatch(options, work.slice(i, i + batchSize), runners, encoder);
     await landed();
     const commit = commitBatch(options, prepared).then(() => prepared.counts);
     // Awaited by `landed`; this only keeps a failure from being reported as unhandled meanwhile.
@@ -257,11 +257,14 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileSum
  * The runs of a batch, resource by resource, as stored entries; with `keepOutputs` each with its
  * output (by position), as the evidence ledger takes them.
  */
-async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>, keepOutputs: boolean): Promise<ResourceRunsEvidence[]> {
-  const { engine, providers, clock } = deps;
+async function runBatch(
+  deps: AttestDeps,
+  batch: ReadonlyArray<readonly [resource: string, attestations: readonly string[]]>,
+  runners: PreparedRuns,
+  keepOutputs: boolean,
+): Promise<ResourceRunsEvidence[]> {
+  const { engine, clock } = deps;
   const runs: ResourceRunsEvidence[] = [];
-  let providerName: string | undefined;
-  let provider: AttestationProvider | undefined;
   // Indexed loops: this async function's loops run for every pair, and `for...of` here kept an
   // iterator result per step (seen in allocation profiles).
   for (let b = 0; b < batch.length; b++) {
@@ -273,8 +276,9 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
     const resourceDigest = resource.spec.digest;
     const planRecords = engine.index.planRunRecords(resource);
     const records = planRecords.byName;
-    // The plan's whole key list (every pair due): each record by position, no look-up by name.
+    // The plan's whole key list (every pair due): each record and run by position, no look-up by name.
     const inOrder = attestations === planRecords.keys ? planRecords.inKeyOrder : undefined;
+    const planRuns = inOrder !== undefined ? runners.ofPlan(planRecords) : undefined;
     // Sized up front (the results item keeps it): an empty array grows to 17 slots at its first write.
     const entries: StoredResult[] = new Array(attestations.length);
     const outputs: unknown[] | undefined = keepOutputs ? new Array(attestations.length) : undefined;
@@ -286,16 +290,15 @@ async function runBatch(deps: AttestDeps, batch: ReadonlyArray<readonly [resourc
       // The run record holds the attestation: one look-up per run. An attestation that no
       // longer reaches the resource still gets its run context from the engine.
       const record = inOrder !== undefined ? inOrder[a] : records.get(attName);
-      const attestation = record === undefined ? engine.index.attestations.get(attName) : record.attestation;
-      const context = record ?? engine.runContext(name, attName);
-      if (!attestation || !context) continue;
-      // Runs of a batch mostly share one provider: looked up when it changes.
-      if (attestation.spec.provider !== providerName) {
-        providerName = attestation.spec.provider;
-        provider = providers.get(providerName);
+      let run = planRuns?.[a];
+      if (run === undefined) {
+        const attestation = record === undefined ? engine.index.attestations.get(attName) : record.attestation;
+        if (attestation !== undefined) run = runners.of(attestation);
       }
+      const context = record ?? engine.runContext(name, attName);
+      if (run === undefined || !context) continue;
       const started = time;
-      const pending = attempt(provider, attestation, resource);
+      const pending = run(resource);
       // Synchronous providers (CEL) return the outcome itself: no promise, no microtask per pair.
       const outcome = pending instanceof Promise ? await pending : pending;
       time = clock.now();
@@ -328,28 +331,4 @@ const NO_OUTPUTS: readonly unknown[] = Object.freeze([]);
 function storedRun(attestation: string, outcome: ProviderOutcome, executedAt: number, durationMs: number, context: Pick<RunRecord, 'attestationDigest' | 'requirementVersions'>): StoredResult {
   const evidenceDigest = outputEvidence(outcome.output)?.digest ?? null;
   return Object.freeze([attestation, outcome.outcome, outcome.message, executedAt, durationMs, context.attestationDigest, context.requirementVersions, evidenceDigest] as const);
-}
-
-function attempt(provider: AttestationProvider | undefined, attestation: Attestation, resource: Resource): ProviderOutcome | Promise<ProviderOutcome> {
-  if (!provider) return { outcome: 'Errored', message: `unknown provider "${attestation.spec.provider}"` };
-  try {
-    const value = provider.attest(attestation, resource);
-    // Synchronous providers (CEL) skip the timer: their own bound applies.
-    return value instanceof Promise ? withTimeout(value, attestation.spec.timeoutMs).catch((error: unknown) => threw(provider, error)) : value;
-  } catch (error) {
-    return threw(provider, error);
-  }
-}
-
-// Module level, not a closure per run: this sits on the path of every attestation.
-function threw(provider: AttestationProvider, error: unknown): ProviderOutcome {
-  return { outcome: 'Errored', message: `provider ${provider.name} threw: ${error instanceof Error ? error.message : String(error)}` };
-}
-
-function withTimeout(promise: Promise<ProviderOutcome>, ms: number): Promise<ProviderOutcome> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<ProviderOutcome>((resolve) => {
-    timer = setTimeout(() => resolve({ outcome: 'Errored', message: `timed out after ${ms} ms` }), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
