@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConflictError, StoreError } from '#core/errors.ts';
@@ -142,6 +143,33 @@ describe('EmbeddedStore', () => {
       await expect(run).rejects.toThrow('provider crashed');
       expect(fs.existsSync(path.join(dir, 'snapshot.jsonl'))).toBe(true);
       expect(fs.statSync(path.join(dir, WAL_FILE)).size).toBe(0);
+    });
+
+    it('serves reads while it compacts, and commits a write that arrives meanwhile after the snapshot', async () => {
+      const dir = newDir();
+      const store = await openStore(dir);
+      // About 3 MB: the snapshot is written in several parts.
+      for (let i = 0; i < 30; i++) await store.transact(Array.from({ length: 100 }, (_, j) => put('p', `k${i}-${j}`, { text: 'x'.repeat(1000) })));
+      let compacted = false;
+      const compaction = store.compact().then(() => (compacted = true));
+
+      // The event loop turns during the compaction: a read is answered before it ends, from the state it writes.
+      await setImmediate();
+      const read = await store.get<{ text: string }>('p', 'k7-7');
+      expect(compacted).toBe(false);
+      expect(read?.data.text).toBe('x'.repeat(1000));
+      // A write waits for the snapshot, then lands in the emptied log.
+      const write = store.transact([put('p', 'late', { n: 1 })]);
+      await compaction;
+      await write;
+      expect(await store.get('p', 'late')).toMatchObject({ version: 1, data: { n: 1 } });
+      const before = await dump(store, ['p']);
+      await store.close();
+
+      const reopened = await openStore(dir);
+      expect(await dump(reopened, ['p'])).toEqual(before);
+      expect(before).toHaveLength(3001);
+      expect(fs.readFileSync(path.join(dir, WAL_FILE), 'utf8')).toContain('"late"');
     });
 
     it('reopens after compaction from the snapshot plus the newer log', async () => {

@@ -201,7 +201,7 @@ export class EmbeddedStore implements Store {
     const lock = DirLock.acquire(dir);
     const store = new EmbeddedStore(dir, lock, options.fsync ?? true, compactAfterBytes, feedRetention, options.clock ?? systemClock);
     try {
-      store.load();
+      await store.load();
       return store;
     } catch (error) {
       store.wal?.close();
@@ -363,10 +363,10 @@ export class EmbeddedStore implements Store {
   async compact(): Promise<void> {
     this.assertOpen();
     if (this.readOnly) throw this.readOnlyError('compact');
-    // The log must not be emptied under an append in flight.
-    while (this.draining) await this.draining;
-    this.assertOpen();
-    this.compactNow();
+    await this.exclusively(async () => {
+      this.assertOpen();
+      await this.compactNow();
+    });
   }
 
   /**
@@ -381,11 +381,7 @@ export class EmbeddedStore implements Store {
       return await work();
     } finally {
       this.compactionHolds--;
-      if (this.compactionHolds === 0 && !this.readOnly) {
-        // The log must not be emptied under an append in flight.
-        while (this.draining) await this.draining;
-        if (!this.closed) this.maybeCompact();
-      }
+      if (this.compactionHolds === 0 && !this.readOnly && !this.closed) await this.exclusively(() => this.maybeCompact());
     }
   }
 
@@ -406,11 +402,11 @@ export class EmbeddedStore implements Store {
     }
   }
 
-  private load(): void {
+  private async load(): Promise<void> {
     removeSnapshotLeftover(this.dir);
     const walFile = this.readState(true);
     this.wal = WriteAheadLog.open(walFile, this.fsync);
-    this.maybeCompact();
+    await this.maybeCompact();
   }
 
   /**
@@ -501,8 +497,32 @@ export class EmbeddedStore implements Store {
     });
   }
 
-  /** Appends the queue group by group (whatever arrived during the previous append) until empty. */
-  private async drain(): Promise<void> {
+  /**
+   * Runs `step` (a compaction) with nothing appended or made visible meanwhile: transactions that
+   * arrive queue up behind it, as behind an append, and reads see the state it writes.
+   */
+  private async exclusively(step: () => Promise<void>): Promise<void> {
+    // The log must not be emptied under an append in flight.
+    while (this.draining) await this.draining;
+    let failure: { readonly error: unknown } | undefined;
+    // `draining` never rejects: the step's failure is passed on to this caller alone.
+    this.draining = this.drain(async () => {
+      try {
+        await step();
+      } catch (error) {
+        failure = { error };
+      }
+    });
+    await this.draining;
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /**
+   * Appends the queue group by group (whatever arrived during the previous append) until empty,
+   * compacting when it is due; `first` runs before (it must not throw).
+   */
+  private async drain(first?: () => Promise<void>): Promise<void> {
+    if (first !== undefined) await first();
     const wal = this.requireWal();
     while (this.queue.length > 0) {
       const group = this.queue;
@@ -516,17 +536,19 @@ export class EmbeddedStore implements Store {
         this.abandon(group, error);
         continue;
       }
-      for (const queued of group) this.finish(queued);
-      this.maybeCompact();
+      const results = group.map(({ turn }) => (turn.kind === 'write' ? this.makeVisible(turn.entry) : undefined));
+      // A compaction the group made due is done before its transactions settle, as when it ran
+      // in one piece: a writer that waits for its commit finds the log compacted.
+      await this.maybeCompact();
+      group.forEach((queued, i) => this.finish(queued, results[i]));
     }
     this.draining = undefined;
   }
 
-  /** Settles a transaction of a group that is durable. */
-  private finish({ turn, resolve, reject }: QueuedTransaction): void {
+  /** Settles a transaction of a group that is durable (a write's `result` from `makeVisible`). */
+  private finish({ turn, resolve, reject }: QueuedTransaction, result: TransactResult | undefined): void {
     if (turn.kind === 'refuse') reject(turn.error);
-    else if (turn.kind === 'nothing') resolve({ sequenceNumber: '' });
-    else resolve(this.makeVisible(turn.entry));
+    else resolve(result ?? { sequenceNumber: '' });
   }
 
   /** Applies a durable transaction to memory, the feed and the tokens, then tells the listeners. */
@@ -635,12 +657,13 @@ export class EmbeddedStore implements Store {
     }
   }
 
-  private maybeCompact(): void {
+  /** Compacts when the log has grown enough; never throws (a failure is a warning, retried later). */
+  private async maybeCompact(): Promise<void> {
     const wal = this.requireWal();
     if (wal.size < this.compactAt) return;
     if (this.compactionHolds > 0 && wal.size < HELD_COMPACTION_FACTOR * this.compactAt) return;
     try {
-      this.compactNow();
+      await this.compactNow();
     } catch (error) {
       // The log still holds everything: keep going and retry once it has grown again.
       this.compactAt = wal.size + this.compactAfterBytes;
@@ -648,10 +671,11 @@ export class EmbeddedStore implements Store {
     }
   }
 
-  private compactNow(): void {
+  /** Writes a snapshot of the state and empties the log; run only while nothing is appended (`exclusively`, `drain`). */
+  private async compactNow(): Promise<void> {
     const wal = this.requireWal();
     const tokens = [...this.tokens].map(([token, o]) => [token, o.fp, o.sequenceNumber] as const);
-    const snapshotBytes = writeSnapshot(this.dir, { tx: this.tx, seq: this.seq, count: this.itemCount, tokens }, this.snapshotItems(), this.fsync);
+    const snapshotBytes = await writeSnapshot(this.dir, { tx: this.tx, seq: this.seq, count: this.itemCount, tokens }, this.snapshotItems(), this.fsync);
     wal.reset();
     // A snapshot rewrites the whole state: waiting for a log as large as it keeps the rewriting
     // proportional to what is written (a fixed threshold made a large reconcile quadratic).

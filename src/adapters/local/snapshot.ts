@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StoreError } from '#core/errors.ts';
-import { fsyncDir, writeFully } from './durable-file.ts';
+import { fsyncDirAsync } from './durable-file.ts';
 import { corruptLine, readLines } from './line-reader.ts';
 
 export const SNAPSHOT_FILE = 'snapshot.jsonl';
@@ -31,44 +31,63 @@ export interface SnapshotHeader {
 /** One item: [pk, sk, version, data]. */
 export type SnapshotItem = readonly [string, string, number, unknown];
 
-/** Writes the snapshot durably (temp file, fsync, rename); returns its size in bytes. */
-export function writeSnapshot(dir: string, header: Omit<SnapshotHeader, 'format'>, items: Iterable<SnapshotItem>, fsync: boolean): number {
+/**
+ * Writes the snapshot durably (temp file, fsync, rename); returns its size in bytes. The writes
+ * and syncs run on libuv's thread pool, each write while the next part is serialised, and the
+ * main thread turns its event loop between parts: a large state (about 290 MB at 1,000,000 pairs)
+ * took about 2 s of the main thread in one piece. `items` must not change until this settles.
+ */
+export async function writeSnapshot(dir: string, header: Omit<SnapshotHeader, 'format'>, items: Iterable<SnapshotItem>, fsync: boolean): Promise<number> {
   const file = path.join(dir, SNAPSHOT_FILE);
   const tmp = file + TMP_SUFFIX;
-  const fd = fs.openSync(tmp, 'w');
+  const handle = await fs.promises.open(tmp, 'w');
   let bytes = 0;
+  // The part being written while the next one is serialised.
+  let writing: Promise<number> | undefined;
+  const write = async (text: string): Promise<void> => {
+    if (writing !== undefined) bytes += await writing;
+    writing = writeText(handle, text);
+    // Awaited above or below; this only keeps a failed write from being reported as unhandled meanwhile.
+    writing.catch(() => undefined);
+  };
   try {
     let text = `${JSON.stringify({ format: FORMAT, ...header })}\n`;
     let line: SnapshotItem[] = [];
     let written = 0;
-    const flushLine = (): void => {
+    for (const item of items) {
+      line.push(item);
+      if (line.length < ITEMS_PER_LINE) continue;
       text += `${JSON.stringify(line)}\n`;
       written += line.length;
       line = [];
       if (text.length >= WRITE_BATCH_CHARS) {
-        bytes += writeText(fd, text);
+        await write(text);
         text = '';
       }
-    };
-    for (const item of items) {
-      line.push(item);
-      if (line.length === ITEMS_PER_LINE) flushLine();
     }
-    if (line.length > 0) flushLine();
-    bytes += writeText(fd, text);
+    if (line.length > 0) {
+      text += `${JSON.stringify(line)}\n`;
+      written += line.length;
+    }
+    await write(text);
+    bytes += (await writing) ?? 0;
     if (written !== header.count) throw new StoreError('snapshot item count changed while writing', { file: tmp, expected: header.count, written });
-    if (fsync) fs.fsyncSync(fd);
+    if (fsync) await handle.sync();
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
-  fs.renameSync(tmp, file);
-  if (fsync) fsyncDir(dir);
+  await fs.promises.rename(tmp, file);
+  if (fsync) await fsyncDirAsync(dir);
   return bytes;
 }
 
-function writeText(fd: number, text: string): number {
+async function writeText(handle: fs.promises.FileHandle, text: string): Promise<number> {
   const buf = Buffer.from(text, 'utf8');
-  writeFully(fd, buf);
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await handle.write(buf, done, buf.length - done);
+    done += bytesWritten;
+  }
   return buf.length;
 }
 
