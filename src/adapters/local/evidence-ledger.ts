@@ -292,7 +292,7 @@ export class LocalEvidenceLedger implements EvidenceLedger {
     }
     if (fresh.length === 0) return;
     const dirs = new Set(fresh.map((o) => path.dirname(o.file)));
-    for (const dir of dirs) fs.mkdirSync(dir, { recursive: true });
+    await Promise.all([...dirs].map((dir) => fs.promises.mkdir(dir, { recursive: true })));
     const queue = [...fresh];
     const writer = async (): Promise<void> => {
       for (let next = queue.pop(); next !== undefined; next = queue.pop()) await this.writeOutputFile(next.file, next.bytes);
@@ -338,13 +338,14 @@ export class LocalEvidenceLedger implements EvidenceLedger {
   private async writeHead(next: HeadRecord): Promise<void> {
     const file = path.join(this.dir, HEAD_FILE);
     const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, this.fsync ? SYNCED_REPLACE : 'w');
+    // All on the thread pool (opening with O_TRUNC and O_DSYNC took 0.2 ms of the main thread):
+    // a reconcile writes the head once per batch, while it runs the next one.
+    const handle = await fs.promises.open(tmp, this.fsync ? SYNCED_REPLACE : 'w');
     try {
-      await writevFully(fd, [Buffer.from(`${JSON.stringify(next)}\n`, 'utf8')]);
+      await handle.writeFile(`${JSON.stringify(next)}\n`, 'utf8');
     } finally {
-      fs.closeSync(fd);
+      await handle.close();
     }
-    // On the thread pool: a reconcile writes the head once per batch, while it runs the next one.
     await fs.promises.rename(tmp, file);
     if (this.fsync) await fsyncDirAsync(this.dir);
     this.headRecord = next;
