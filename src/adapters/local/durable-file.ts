@@ -44,15 +44,13 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** `fsyncDir` with the sync on libuv's thread pool. */
+/** `fsyncDir` with the open, sync and close on libuv's thread pool. */
 export async function fsyncDirAsync(dir: string): Promise<void> {
-  const fd = fs.openSync(dir, 'r');
+  const handle = await fs.promises.open(dir, 'r');
   try {
-    await new Promise<void>((resolve, reject) => {
-      fs.fsync(fd, (error) => (error ? reject(error) : resolve()));
-    });
+    await handle.sync();
   } finally {
-    fs.closeSync(fd);
+    await handle.close();
   }
 }
 
