@@ -42,6 +42,9 @@ const SLAB_BYTES = 256 * 1024;
 
 const quote = JSON.stringify as (value: string) => string;
 
+/** The sequence of an item without entries: never read or written. */
+const NO_SEQUENCE: AttestationBytes[] = [];
+
 /**
  * Writes results items together with the bytes of their JSON text, reusing the bytes of what
  * repeats from one run of an attestation to the next: its name, outcome, message, digests and
@@ -82,7 +85,7 @@ export class ResultsItemEncoder {
     at = put(out, at, HEADER_DIGEST);
     at += out.write(quotedDigest, at, 'utf8');
     at = put(out, at, HEADER_END);
-    const sequence = entries.length === 0 ? undefined : this.sequenceOf((entries[0] as StoredResult)[0]);
+    const sequence = entries.length === 0 ? NO_SEQUENCE : this.sequenceOf((entries[0] as StoredResult)[0]);
     // One pass: an entry JSON would not give back leaves the item without text (nothing is kept
     // of what was written; the slab's next item starts where this one did).
     for (let i = 0; i < entries.length; i++) {
@@ -93,10 +96,10 @@ export class ResultsItemEncoder {
       if (!isJsonNumber(executedAt) || !isJsonNumber(durationMs) || !Object.isFrozen(entry) || !(entry.length === 8 || (entry.length === 9 && typeof entry[8] === 'string'))) {
         return { item, json: undefined };
       }
-      let known = (sequence as AttestationBytes[])[i];
+      let known = sequence[i];
       if (known === undefined || known.name !== entry[0]) {
         known = this.byAttestation.get(entry[0]) ?? this.added(entry[0]);
-        (sequence as AttestationBytes[])[i] = known;
+        sequence[i] = known;
       }
       const head = headOf(known.heads, entry);
       const tail = tailOf(known.tails, entry);

@@ -177,15 +177,9 @@ export class CelProvider implements AttestationProvider {
     return root;
   }
 
+  /** One run; a reconcile prepares the check once instead (`prepare`) and runs it on every resource. */
   attest(attestation: Attestation, resource: Resource): ProviderOutcome {
-    const { expression, message } = attestation.spec.params;
-    if (typeof expression !== 'string') return errored(String(expression), 'param expression must be a string');
-    const result = this.compile(expression);
-    if (!result.ok) return errored(expression, result.error);
-    return this.evaluate(result.compiled, resource, {
-      message: typeof message === 'string' ? message : undefined,
-      timeoutMs: attestation.spec.timeoutMs,
-    });
+    return this.prepare(attestation)(resource);
   }
 
   /** `attest` with the attestation's params read and its expression compiled once. */

@@ -143,22 +143,25 @@ describe('CelProvider', () => {
     expect(second).toBe(first);
   });
 
-  it('gives, prepared once, the outcome attest gives on every resource', () => {
+  it('prepares a check once, bound to the params it was prepared with, for every resource', () => {
     const cel = new CelProvider({ limits: { maxIterations: 50 } });
-    const attestations = [
-      celAttestation({ expression: "resource.VersioningConfiguration.Status == 'Enabled'" }),
-      celAttestation({ expression: 'has(resource.BucketEncryption)', message: 'bucket not encrypted' }),
-      celAttestation({ expression: 'labels.env == "prod"' }),
-      celAttestation({ expression: `${list(100)}.all(x, x >= 0)` }),
-      celAttestation({ expression: 'resource.Missing.Field' }),
-      celAttestation({ expression: '1 + 1' }),
-      celAttestation({ expression: 'has(resource.' }),
-      celAttestation({ expression: 42 }),
+    const cases: Array<[params: Record<string, unknown>, outcomes: string[]]> = [
+      [{ expression: "resource.VersioningConfiguration.Status == 'Enabled'" }, ['Passed', 'Errored']],
+      [{ expression: 'has(resource.BucketEncryption)', message: 'bucket not encrypted' }, ['Passed', 'Failed: bucket not encrypted']],
+      [{ expression: 'labels.env == "prod"' }, ['Passed', 'Errored']],
+      [{ expression: `${list(100)}.all(x, x >= 0)` }, ['Errored', 'Errored']],
+      [{ expression: '1 + 1' }, ['Errored: expression must return a bool, got int', 'Errored: expression must return a bool, got int']],
+      [{ expression: 'has(resource.' }, ['Errored', 'Errored']],
+      [{ expression: 42 }, ['Errored: param expression must be a string', 'Errored: param expression must be a string']],
     ];
-    const resources = [bucket(encrypted, { env: 'prod' }), bucket({}), deepFreeze(bucket(structuredClone(encrypted)))];
-    for (const attestation of attestations) {
-      const check = cel.prepare(attestation);
-      for (const resource of resources) expect(check(resource)).toStrictEqual(cel.attest(attestation, resource));
+    const resources = [deepFreeze(bucket(structuredClone(encrypted), { env: 'prod' })), bucket({})];
+    for (const [params, expected] of cases) {
+      const own: Record<string, unknown> = { ...params };
+      const check = cel.prepare(celAttestation(own));
+      // Changing the params afterwards changes nothing: they were read when prepared.
+      own.expression = 'false';
+      const seen = resources.map((r) => check(r)).map((o, i) => (expected[i]?.includes(':') ? `${o.outcome}: ${o.message}` : o.outcome));
+      expect(seen, String(params.expression)).toEqual(expected);
     }
   });
 
